@@ -1,0 +1,27 @@
+/** Helpers shared by the WGSL generators. */
+
+/** A WGSL f32 literal for a JS number (WGSL needs a decimal point or exponent on floats). */
+export const f32Literal = (x: number): string => {
+  if (!Number.isFinite(x)) throw new RangeError(`cannot write ${x} as a WGSL f32 literal`)
+  const s = String(Math.fround(x))
+  return /[.eE]/.test(s) ? s : `${s}.0`
+}
+
+export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b)
+
+export const assertPositiveInts = (what: string, values: Readonly<Record<string, number>>): void => {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} must be a positive integer, got ${v}`)
+  }
+}
+
+/**
+ * Splits a 1-D count of invocations into a 2-D grid of workgroups, because one dimension holds at most
+ * 65,535 workgroups. Kernels recover the flat index as `gid.x + gid.y * (grid.x · workgroupSize)`.
+ */
+export const grid1d = (invocations: number, workgroupSize: number, maxPerDimension = 65535): [number, number] => {
+  const groups = ceilDiv(invocations, workgroupSize)
+  if (groups <= maxPerDimension) return [groups, 1]
+  const y = ceilDiv(groups, maxPerDimension)
+  return [ceilDiv(groups, y), y]
+}
