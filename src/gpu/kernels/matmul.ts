@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape, type Kernel } from "../Gpu.ts"
-import { assertPositiveInts, f32Literal } from "./wgsl.ts"
+import { assertPositiveInts, f32Literal, softwareLoopBudget } from "./wgsl.ts"
 
 /**
  * C[b] = alpha · op(A[b]) · op(B[b]) (+ C[b] when `accumulate`), row-major f32.
@@ -199,6 +199,13 @@ export const matmulKernel = (
   return { kernel: { label: `matmul ${form} ${r.batch}×${r.m}×${r.n}×${r.k} (${variant})`, code }, workgroups }
 }
 
+/**
+ * Loop iterations per invocation, which llvmpipe caps (see softwareLoopBudget): the register variant loops
+ * once per k; the workgroup variant runs its inner loops (counted as if not unrolled) once per 16 k.
+ */
+export const matmulLoopIterations = (k: number, variant: MatmulVariant): number =>
+  variant === "register" ? k : Math.ceil(k / BK) * (1 + 2 * ((BM * BK) / 256) + BK * (1 + 3 * T + T * T)) + T + T * T
+
 /** The dispatch computing C from A and B on this adapter (variant chosen per adapter unless given). */
 export const matmul = (
   gpu: Pick<GpuShape, "adapter">,
@@ -208,6 +215,12 @@ export const matmul = (
   c: GpuBuffer,
   variant: MatmulVariant = matmulVariantFor(gpu)
 ): Dispatch => {
+  if (gpu.adapter.kind === "software" && matmulLoopIterations(shape.k, variant) >= softwareLoopBudget) {
+    throw new RangeError(
+      `matmul with K = ${shape.k} (${variant} variant) needs ${matmulLoopIterations(shape.k, variant)} loop iterations ` +
+        `per invocation, over llvmpipe's budget of ${softwareLoopBudget}: split K into chunks and accumulate`
+    )
+  }
   const { kernel, workgroups } = matmulKernel(shape, variant)
   return dispatch(kernel, [a, b, c], workgroups)
 }

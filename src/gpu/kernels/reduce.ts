@@ -10,10 +10,10 @@ export const rowReduce = (
   out: GpuBuffer,
   rows: number,
   cols: number,
-  variant: RowVariant = rowVariantFor(gpu)
+  variant: RowVariant = rowVariantFor(gpu, cols, 1)
 ): Dispatch => {
   assertPositiveInts(`row ${combine}`, { rows, cols })
-  const layout = rowLayout(gpu, variant, rows, cols)
+  const layout = rowLayout(gpu, variant, rows, cols, 1)
   const code = `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 const COLS = ${cols}u;

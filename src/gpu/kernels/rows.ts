@@ -1,5 +1,5 @@
 import type { GpuShape } from "../Gpu.ts"
-import { grid1d } from "./wgsl.ts"
+import { grid1d, softwareLoopBudget } from "./wgsl.ts"
 
 /**
  * Row-wise kernels (reductions, softmax, later RMSNorm and cross-entropy) share one skeleton with two
@@ -9,8 +9,18 @@ import { grid1d } from "./wgsl.ts"
  */
 export type RowVariant = "thread" | "workgroup"
 
-export const rowVariantFor = (gpu: Pick<GpuShape, "adapter">): RowVariant =>
-  gpu.adapter.kind === "software" ? "thread" : "workgroup"
+const UNROLL = 8
+
+/** Loop iterations one invocation of the thread variant runs for `passes` sweeps over a row. */
+export const threadIterations = (cols: number, passes: number): number =>
+  passes * (Math.floor(cols / UNROLL) + (cols % UNROLL))
+
+/**
+ * The thread variant on software adapters, unless its rows are so long that one invocation would exceed
+ * llvmpipe's loop budget (a softmax over a 500k vocabulary); then a workgroup shares each row.
+ */
+export const rowVariantFor = (gpu: Pick<GpuShape, "adapter">, cols: number, passes: number): RowVariant =>
+  gpu.adapter.kind === "software" && threadIterations(cols, passes) < softwareLoopBudget ? "thread" : "workgroup"
 
 export type Combine = "sum" | "max"
 
@@ -36,9 +46,21 @@ export interface RowLayout {
   readonly forEachColumn: (body: (j: string) => string) => string
 }
 
-export const rowLayout = (gpu: Pick<GpuShape, "limits">, variant: RowVariant, rows: number, cols: number): RowLayout => {
+export const rowLayout = (
+  gpu: Pick<GpuShape, "adapter" | "limits">,
+  variant: RowVariant,
+  rows: number,
+  cols: number,
+  passes: number
+): RowLayout => {
   const max = gpu.limits.maxComputeWorkgroupsPerDimension
   if (variant === "thread") {
+    if (gpu.adapter.kind === "software" && threadIterations(cols, passes) >= softwareLoopBudget) {
+      throw new RangeError(
+        `rows of ${cols} columns need ${threadIterations(cols, passes)} loop iterations per invocation in the thread ` +
+          `variant, over llvmpipe's budget of ${softwareLoopBudget}; use the workgroup variant`
+      )
+    }
     const [gx, gy] = grid1d(rows, WG, max)
     return {
       variant,
@@ -46,15 +68,25 @@ export const rowLayout = (gpu: Pick<GpuShape, "limits">, variant: RowVariant, ro
       decls: "",
       workgroupSize: WG,
       prologue: `let row = gid.x + gid.y * ${gx * WG}u;\n  if (row >= ${rows}u) { return; }`,
-      // Four interleaved partial results: shorter dependency chains and smaller rounding error over long rows.
-      reduce: (name, c, value) => `
-  var ${name}_p = array<f32, 4>(${identity(c)}, ${identity(c)}, ${identity(c)}, ${identity(c)});
-  for (var j0 = 0u; j0 + 3u < ${cols}u; j0 += 4u) {
-    for (var u = 0u; u < 4u; u++) { let j = j0 + u; ${name}_p[u] = ${join(c, `${name}_p[u]`, value("j"))}; }
+      // Unrolled by hand (a nested loop would spend the loop budget too), with one partial result per
+      // lane of the unroll: shorter dependency chains and less rounding error over long rows.
+      reduce: (name, c, value) => {
+        const lanes = Array.from({ length: UNROLL }, (_, u) => u)
+        const tree = (xs: ReadonlyArray<string>): string =>
+          xs.length === 1 ? xs[0]! : join(c, tree(xs.slice(0, xs.length / 2)), tree(xs.slice(xs.length / 2)))
+        return `
+${lanes.map((u) => `  var ${name}_${u} = ${identity(c)};`).join("\n")}
+  for (var j0 = 0u; j0 < ${cols - (cols % UNROLL)}u; j0 += ${UNROLL}u) {
+${lanes.map((u) => `    ${name}_${u} = ${join(c, `${name}_${u}`, value(`(j0 + ${u}u)`))};`).join("\n")}
   }
-  for (var j = ${cols - (cols % 4)}u; j < ${cols}u; j++) { ${name}_p[0] = ${join(c, `${name}_p[0]`, value("j"))}; }
-  let ${name} = ${join(c, join(c, `${name}_p[0]`, `${name}_p[1]`), join(c, `${name}_p[2]`, `${name}_p[3]`))};`,
-      forEachColumn: (body) => `for (var j = 0u; j < ${cols}u; j++) { ${body("j")} }`
+  for (var j = ${cols - (cols % UNROLL)}u; j < ${cols}u; j++) { ${name}_0 = ${join(c, `${name}_0`, value("j"))}; }
+  let ${name} = ${tree(lanes.map((u) => `${name}_${u}`))};`
+      },
+      forEachColumn: (body) => `
+  for (var j0 = 0u; j0 < ${cols - (cols % UNROLL)}u; j0 += ${UNROLL}u) {
+${Array.from({ length: UNROLL }, (_, u) => `    { let j = j0 + ${u}u; ${body("j")} }`).join("\n")}
+  }
+  for (var j = ${cols - (cols % UNROLL)}u; j < ${cols}u; j++) { ${body("j")} }`
     }
   }
   const [gx, gy] = grid1d(rows, 1, max)

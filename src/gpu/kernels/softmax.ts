@@ -12,10 +12,10 @@ export const rowSoftmax = (
   out: GpuBuffer,
   rows: number,
   cols: number,
-  variant: RowVariant = rowVariantFor(gpu)
+  variant: RowVariant = rowVariantFor(gpu, cols, 3)
 ): Dispatch => {
   assertPositiveInts("row softmax", { rows, cols })
-  const layout = rowLayout(gpu, variant, rows, cols)
+  const layout = rowLayout(gpu, variant, rows, cols, 3)
   const inPlace = x.buffer === out.buffer
   const src = inPlace ? "Y" : "X"
   const code = `${inPlace ? "" : "@group(0) @binding(0) var<storage, read> X: array<f32>;\n"}@group(0) @binding(${inPlace ? 0 : 1}) var<storage, read_write> Y: array<f32>;

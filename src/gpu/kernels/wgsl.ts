@@ -25,3 +25,10 @@ export const grid1d = (invocations: number, workgroupSize: number, maxPerDimensi
   const y = ceilDiv(groups, maxPerDimension)
   return [ceilDiv(groups, y), y]
 }
+
+/**
+ * Mesa's llvmpipe counts loop iterations per invocation and silently leaves every loop once 65,535 have run
+ * in total, across all loops of the shader (measured: loops of 40,000 then 40,000 iterations ran 40,000 and
+ * 25,534). Kernels that may run on a software adapter keep each invocation's total under this budget.
+ */
+export const softwareLoopBudget = 65535
