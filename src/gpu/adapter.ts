@@ -71,7 +71,7 @@ const instances = new Map<GpuBackend, GPU>()
  * The GL backend reaches Mesa through EGL; without a display it needs the surfaceless platform, which must
  * be in the environment before the first EGL call, so the code sets it rather than asking the user to.
  */
-const instanceFor = (backend: GpuBackend): GPU => {
+export const instanceFor = (backend: GpuBackend): GPU => {
   if (!globalsInstalled) {
     Object.assign(globalThis, globals)
     globalsInstalled = true
