@@ -1,0 +1,147 @@
+import { Effect, FileSystem, Path, type PlatformError, Schema } from "effect"
+import { configFromHf, configToHf, type LlamaConfig, ModelConfigError } from "./config.ts"
+import { elementCount, parameterSpecs, type Weights } from "./parameters.ts"
+import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts"
+
+/**
+ * A Hugging Face model folder: `config.json` plus `model.safetensors`, or shards listed in
+ * `model.safetensors.index.json`. Loads released SmolLM2 checkpoints; writes folders `transformers` loads.
+ */
+export interface HfModel {
+  readonly config: LlamaConfig
+  readonly weights: Weights
+}
+
+export type CheckpointError = ModelConfigError | SafetensorsError | PlatformError.PlatformError
+
+const IndexJson = Schema.Struct({ weight_map: Schema.Record(Schema.String, Schema.String) })
+
+const safe = <A>(f: () => A) =>
+  Effect.try({ try: f, catch: (e) => e instanceof SafetensorsError ? e : new SafetensorsError({ message: String(e) }) })
+
+export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const configPath = path.join(dir, "config.json")
+    const configText = yield* fs.readFileString(configPath)
+    const json = yield* Effect.try({
+      try: () => JSON.parse(configText) as unknown,
+      catch: (e) => new ModelConfigError({ message: `${configPath} is not JSON: ${String(e)}` })
+    })
+    const config = yield* configFromHf(json)
+
+    const single = path.join(dir, "model.safetensors")
+    const indexPath = path.join(dir, "model.safetensors.index.json")
+    let files: Array<string>
+    if (yield* fs.exists(single)) files = [single]
+    else if (yield* fs.exists(indexPath)) {
+      const index = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(IndexJson))(yield* fs.readFileString(indexPath)).pipe(
+        Effect.mapError((e) => new SafetensorsError({ message: `${indexPath}: ${e.message}` }))
+      )
+      files = [...new Set(Object.values(index.weight_map))].map((f) => path.join(dir, f))
+    } else {
+      return yield* new SafetensorsError({ message: `${dir} has neither model.safetensors nor model.safetensors.index.json` })
+    }
+
+    const found = new Map<string, Float32Array>()
+    for (const file of files) {
+      const bytes = yield* fs.readFile(file)
+      const { tensors } = yield* safe(() => parseSafetensors(bytes, file))
+      for (const [name, t] of tensors) found.set(name, t.data)
+    }
+
+    const weights = new Map<string, Float32Array>()
+    for (const spec of parameterSpecs(config)) {
+      const data = found.get(spec.name)
+      if (data === undefined) return yield* new SafetensorsError({ message: `${dir}: tensor "${spec.name}" is missing` })
+      if (data.length !== elementCount(spec.shape)) {
+        return yield* new SafetensorsError({
+          message: `${dir}: tensor "${spec.name}" has ${data.length} values, expected shape [${spec.shape}] from config.json`
+        })
+      }
+      weights.set(spec.name, data)
+      found.delete(spec.name)
+    }
+    // Buffers transformers may store that are not parameters; a tied head saved anyway must equal the embedding.
+    for (const name of found.keys()) {
+      if (name.endsWith("rotary_emb.inv_freq")) continue
+      if (name === "lm_head.weight" && config.tieWordEmbeddings) continue
+      return yield* new SafetensorsError({ message: `${dir}: unexpected tensor "${name}" for this config` })
+    }
+    return { config, weights }
+  })
+
+export interface SaveOptions {
+  readonly dtype?: "float32" | "bfloat16"
+  /** Split into shards of at most this many bytes (transformers' default is 5 GB). */
+  readonly maxShardBytes?: number
+  /** Extra files to place in the folder (e.g. trainer_state.json), written in the same atomic step. */
+  readonly extraFiles?: ReadonlyMap<string, Uint8Array | string>
+}
+
+/**
+ * Writes the folder next to its destination and renames it into place, so a reader (or a resumed run) sees
+ * either the previous checkpoint or the whole new one, never half of one.
+ */
+export const writeFolderAtomically = (
+  dir: string,
+  files: ReadonlyMap<string, Uint8Array | string>
+): Effect.Effect<void, PlatformError.PlatformError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const target = path.resolve(dir)
+    yield* fs.makeDirectory(path.dirname(target), { recursive: true })
+    const temp = `${target}.tmp-${process.pid}-${Date.now()}`
+    yield* fs.makeDirectory(temp, { recursive: true })
+    for (const [name, content] of files) {
+      if (typeof content === "string") yield* fs.writeFileString(path.join(temp, name), content)
+      else yield* fs.writeFile(path.join(temp, name), content)
+    }
+    const old = `${target}.old-${process.pid}-${Date.now()}`
+    const existed = yield* fs.exists(target)
+    if (existed) yield* fs.rename(target, old)
+    yield* fs.rename(temp, target)
+    if (existed) yield* fs.remove(old, { recursive: true })
+  })
+
+export const hfModelFiles = (model: HfModel, options: SaveOptions = {}): Map<string, Uint8Array | string> => {
+  const dtype = options.dtype ?? "float32"
+  const st = dtype === "float32" ? "F32" : "BF16"
+  const bytesPer = st === "F32" ? 4 : 2
+  const maxShard = options.maxShardBytes ?? 5_000_000_000
+  const tensors = parameterSpecs(model.config).map((s) => ({ name: s.name, shape: s.shape, data: model.weights.get(s.name)! }))
+  const shards: Array<typeof tensors> = [[]]
+  let size = 0
+  for (const t of tensors) {
+    const bytes = t.data.length * bytesPer
+    if (size > 0 && size + bytes > maxShard) {
+      shards.push([])
+      size = 0
+    }
+    shards[shards.length - 1]!.push(t)
+    size += bytes
+  }
+  const files = new Map<string, Uint8Array | string>()
+  files.set("config.json", JSON.stringify(configToHf(model.config, dtype), null, 2) + "\n")
+  if (shards.length === 1) files.set("model.safetensors", encodeSafetensors(shards[0]!, st))
+  else {
+    const weightMap: Record<string, string> = {}
+    let total = 0
+    shards.forEach((shard, i) => {
+      const name = `model-${String(i + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`
+      files.set(name, encodeSafetensors(shard, st))
+      for (const t of shard) {
+        weightMap[t.name] = name
+        total += t.data.length * bytesPer
+      }
+    })
+    files.set("model.safetensors.index.json", JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + "\n")
+  }
+  for (const [name, content] of options.extraFiles ?? []) files.set(name, content)
+  return files
+}
+
+export const saveHfModel = (dir: string, model: HfModel, options: SaveOptions = {}) =>
+  writeFolderAtomically(dir, hfModelFiles(model, options))
