@@ -315,8 +315,9 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
         const messages = info.status === "fulfilled"
           ? info.value.messages.filter((m) => m.type === "error").map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`)
           : []
-        const why = made.status === "rejected" ? String(made.reason)
-          : scoped.status === "fulfilled" && scoped.value !== null ? scoped.value.message
+        // The shader module's own error says what is wrong; the pipeline's only says it is invalid.
+        const why = scoped.status === "fulfilled" && scoped.value !== null ? scoped.value.message
+          : made.status === "rejected" ? String(made.reason)
           : "unknown error"
         return yield* Effect.fail(gpuError(
           "Validation",

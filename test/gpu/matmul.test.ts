@@ -8,14 +8,16 @@ import { expectClose, randomArray, rng, testSeed } from "../support/compare.ts"
 const seed = testSeed()
 const next = rng(seed)
 
-// Odd and even shapes, none of them multiples of the tiles (16×16 per invocation, 64×64 per workgroup).
+// Odd and even shapes, none of them multiples of the tiles (4×4 to 16×16 per invocation, 64×64 per workgroup).
 const shapes: ReadonlyArray<readonly [number, number, number]> = [
   [1, 1, 1],
   [3, 5, 7],
   [17, 9, 130],
   [64, 64, 64],
   [129, 67, 33],
-  [200, 131, 257]
+  [200, 131, 257],
+  // Large enough for the 16×16 register tile (small products get smaller tiles).
+  [300, 263, 37]
 ]
 const forms = [
   { name: "A·B", transA: false, transB: false },

@@ -1,27 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { LlamaConfig } from "../../src/model/config.ts"
 import { llamaReference } from "../../src/model/llama.cpu.ts"
 import { initWeights, parameterSpecs } from "../../src/model/parameters.ts"
-
-// Small enough for finite differences over every tensor: GQA (4 query heads over 2 KV heads), odd sizes.
-export const microConfig = (tie: boolean): LlamaConfig => ({
-  hiddenSize: 16,
-  intermediateSize: 24,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 4,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-5,
-  tieWordEmbeddings: tie,
-  vocabSize: 37,
-  maxPositionEmbeddings: 64,
-  initializerRange: 0.3,
-  bosTokenId: 0,
-  eosTokenId: 0
-})
-
-const tokens = (n: number, vocab: number, seed: number) => Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % vocab)
+import { microConfig, tokenIds as tokens } from "../support/models.ts"
 
 describe("the CPU reference model", () => {
   it("starts near ln(vocab) with small weights", () => {

@@ -86,6 +86,15 @@ export interface RegisterTiling {
 // twice the shader size; more outputs per invocation means fewer loads per FMA, and spills stay in L1.
 export const defaultRegisterTiling: RegisterTiling = { tm: 16, tn: 16, wx: 8, wy: 2 }
 
+/**
+ * Big tiles pay off only on big products, and a 16×16 tile makes a shader llvmpipe needs about a second to
+ * compile: small products (attention blocks, tiny models, tests) get smaller tiles that compile in a blink.
+ */
+export const registerTilingFor = (m: number, n: number): RegisterTiling =>
+  m * n <= 128 * 128 ? { tm: 4, tn: 4, wx: 8, wy: 2 }
+  : m * n <= 256 * 256 ? { tm: 8, tn: 8, wx: 8, wy: 2 }
+  : defaultRegisterTiling
+
 const registerKernel = (r: Resolved, t: RegisterTiling): { code: string; workgroups: [number, number, number] } => {
   const { tm: TM, tn: TN, wx: WX, wy: WY } = t
   const rows = Array.from({ length: TM }, (_, i) => i)
@@ -190,7 +199,7 @@ const validate = (r: Resolved) => assertPositiveInts("matmul", { m: r.m, n: r.n,
 export const matmulKernel = (
   shape: MatmulShape,
   variant: MatmulVariant,
-  tiling: RegisterTiling = defaultRegisterTiling
+  tiling: RegisterTiling = registerTilingFor(shape.m, shape.n)
 ): { kernel: Kernel; workgroups: [number, number, number] } => {
   const r = resolve(shape)
   validate(r)

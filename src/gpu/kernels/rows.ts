@@ -44,6 +44,8 @@ export interface RowLayout {
   readonly reduce: (name: string, combine: Combine, value: (j: string) => string) => string
   /** WGSL loop running `body` for every column `j` of the row owned by this invocation (or its share). */
   readonly forEachColumn: (body: (j: string) => string) => string
+  /** A barrier between reading a row and overwriting it in place (empty where one invocation owns the row). */
+  readonly barrier: string
 }
 
 export const rowLayout = (
@@ -86,7 +88,8 @@ ${lanes.map((u) => `    ${name}_${u} = ${join(c, `${name}_${u}`, value(`(j0 + ${
   for (var j0 = 0u; j0 < ${cols - (cols % UNROLL)}u; j0 += ${UNROLL}u) {
 ${Array.from({ length: UNROLL }, (_, u) => `    { let j = j0 + ${u}u; ${body("j")} }`).join("\n")}
   }
-  for (var j = ${cols - (cols % UNROLL)}u; j < ${cols}u; j++) { ${body("j")} }`
+  for (var j = ${cols - (cols % UNROLL)}u; j < ${cols}u; j++) { ${body("j")} }`,
+      barrier: ""
     }
   }
   const [gx, gy] = grid1d(rows, 1, max)
@@ -109,7 +112,8 @@ ${Array.from({ length: UNROLL }, (_, u) => `    { let j = j0 + ${u}u; ${body("j"
   }
   let ${name} = partial[0];
   workgroupBarrier();`,
-    forEachColumn: (body) => `for (var j = lid.x; j < ${cols}u; j += ${WG}u) { ${body("j")} }`
+    forEachColumn: (body) => `for (var j = lid.x; j < ${cols}u; j += ${WG}u) { ${body("j")} }`,
+    barrier: "workgroupBarrier();"
   }
 }
 

@@ -1,0 +1,29 @@
+import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
+import { rowEntry, rowLayout, type RowVariant, rowVariantFor } from "./rows.ts"
+import { f32Literal } from "./wgsl.ts"
+
+/**
+ * Cross-entropy with a fused log-softmax, in place over logits [rows, vocab]: losses[r] = logsumexp − logit of
+ * the target, and the logits become the gradient of the mean loss, (softmax − onehot) · gradScale, so the
+ * [rows, vocab] probabilities are never stored separately. gradScale is 1 / (positions in the whole batch).
+ */
+export const crossEntropy = (
+  gpu: Pick<GpuShape, "adapter" | "limits">, logits: GpuBuffer, targets: GpuBuffer, losses: GpuBuffer,
+  rows: number, vocab: number, gradScale: number, variant: RowVariant = rowVariantFor(gpu, vocab, 3)
+): Dispatch => {
+  const layout = rowLayout(gpu, variant, rows, vocab, 3)
+  const g = f32Literal(gradScale)
+  const code = `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<storage, read> T: array<u32>;
+@group(0) @binding(2) var<storage, read_write> L: array<f32>;
+const COLS = ${vocab}u;
+${rowEntry(layout, `${layout.reduce("rowMax", "max", (j) => `X[base + ${j}]`)}
+  ${layout.reduce("total", "sum", (j) => `exp(X[base + ${j}] - rowMax)`)}
+  let lse = rowMax + log(total);
+  let tgt = T[row];
+  let targetLogit = X[base + tgt];
+  ${variant === "workgroup" ? "if (lid.x == 0u) { L[row] = lse - targetLogit; }" : "L[row] = lse - targetLogit;"}
+  ${layout.barrier}
+  ${layout.forEachColumn((j) => `X[base + ${j}] = (exp(X[base + ${j}] - lse) - select(0.0, 1.0, ${j} == tgt)) * ${g};`)}`)}`
+  return dispatch({ label: `cross-entropy ${rows}×${vocab} (${variant})`, code }, [logits, targets, losses], layout.workgroups)
+}

@@ -1,0 +1,268 @@
+import { Effect, type Scope } from "effect"
+import type { GpuError } from "../gpu/errors.ts"
+import type { GpuBuffer, GpuShape, GpuStep } from "../gpu/Gpu.ts"
+import { causalSoftmax, causalSoftmaxBackward } from "../gpu/kernels/causal-softmax.ts"
+import { crossEntropy } from "../gpu/kernels/cross-entropy.ts"
+import { binary, binaryOps } from "../gpu/kernels/elementwise.ts"
+import { embeddingBackward, embeddingForward, embeddingSegments } from "../gpu/kernels/embedding.ts"
+import { mergeHeads, splitHeads } from "../gpu/kernels/heads.ts"
+import { matmul, type MatmulShape } from "../gpu/kernels/matmul.ts"
+import { rmsNormBackward, rmsNormForward, rmsNormWeightGrad } from "../gpu/kernels/rmsnorm.ts"
+import { rope } from "../gpu/kernels/rope.ts"
+import { swigluBackward, swigluForward } from "../gpu/kernels/swiglu.ts"
+import type { LlamaConfig } from "./config.ts"
+import { ropeTables } from "./llama.cpu.ts"
+import { layerPrefix, parameterSpecs, type Weights } from "./parameters.ts"
+
+/**
+ * The Llama model on the GPU for a fixed micro-batch shape [batch, seq]: parameters, gradients and every
+ * activation the backward pass needs live in buffers owned by the caller's scope. A forward + backward pass is
+ * one list of steps, recorded into one command buffer; nothing is read back unless asked.
+ */
+export interface LlamaGpu {
+  readonly config: LlamaConfig
+  readonly batch: number
+  readonly seq: number
+  readonly params: ReadonlyMap<string, GpuBuffer>
+  readonly grads: ReadonlyMap<string, GpuBuffer>
+  /** Per-position losses of the last pass, [batch·seq]. */
+  readonly losses: GpuBuffer
+  readonly setWeights: (weights: Weights) => Effect.Effect<void, GpuError>
+  readonly readWeights: Effect.Effect<Map<string, Float32Array>, GpuError>
+  readonly readGrads: Effect.Effect<Map<string, Float32Array>, GpuError>
+  /** Uploads a micro-batch's token ids ([batch, seq] each, flattened). */
+  readonly setTokens: (inputs: ArrayLike<number>, targets: ArrayLike<number>) => Effect.Effect<void, GpuError>
+  /** Steps of the forward pass and the loss (and, with `backward`, gradients added into `grads`). */
+  readonly steps: (options: { readonly backward: boolean; readonly gradScale: number }) => ReadonlyArray<GpuStep>
+  readonly zeroGrads: ReadonlyArray<GpuStep>
+}
+
+const linear = (rows: number, inFeatures: number, outFeatures: number): MatmulShape =>
+  ({ m: rows, n: outFeatures, k: inFeatures, transB: true })
+
+export const makeLlamaGpu = (
+  gpu: GpuShape,
+  config: LlamaConfig,
+  batch: number,
+  seq: number
+): Effect.Effect<LlamaGpu, GpuError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (seq > config.maxPositionEmbeddings) {
+      return yield* Effect.die(new RangeError(`seq ${seq} exceeds max_position_embeddings ${config.maxPositionEmbeddings}`))
+    }
+    const C = config.hiddenSize
+    const H = config.numAttentionHeads
+    const KV = config.numKeyValueHeads
+    const D = config.headDim
+    const F = config.intermediateSize
+    const V = config.vocabSize
+    const L = config.numHiddenLayers
+    const N = batch * seq
+    const BH = batch * H
+    const group = H / KV
+    const scale = 1 / Math.sqrt(D)
+    const f32 = (count: number, label: string) => gpu.buffer(count * 4, label)
+
+    const specs = parameterSpecs(config)
+    const params = new Map<string, GpuBuffer>()
+    const grads = new Map<string, GpuBuffer>()
+    for (const s of specs) {
+      const size = s.shape.reduce((p, d) => p * d, 1)
+      params.set(s.name, yield* f32(size, s.name))
+      grads.set(s.name, yield* f32(size, `grad ${s.name}`))
+    }
+    const P = (name: string) => params.get(name)!
+    const Gr = (name: string) => grads.get(name)!
+
+    const { cos, sin } = ropeTables(D, config.ropeTheta, seq)
+    const cosBuf = yield* gpu.upload(cos, "rope cos")
+    const sinBuf = yield* gpu.upload(sin, "rope sin")
+    const ids = yield* gpu.buffer(N * 4, "input ids")
+    const targets = yield* gpu.buffer(N * 4, "target ids")
+    const segIds = yield* gpu.buffer(N * 4, "embedding segment ids")
+    const segStarts = yield* gpu.buffer((N + 1) * 4, "embedding segment starts")
+    const segOrder = yield* gpu.buffer(N * 4, "embedding segment order")
+    let segments = 0
+
+    // Activations kept for the backward pass, per layer.
+    const resid: Array<GpuBuffer> = []
+    for (let l = 0; l <= L; l++) resid.push(yield* f32(N * C, `residual ${l}`))
+    const layers: Array<Record<string, GpuBuffer>> = []
+    for (let l = 0; l < L; l++) {
+      layers.push({
+        xn1: yield* f32(N * C, `L${l} xn1`), rstd1: yield* f32(N, `L${l} rstd1`),
+        q: yield* f32(N * H * D, `L${l} q`), k: yield* f32(N * KV * D, `L${l} k`), v: yield* f32(N * KV * D, `L${l} v`),
+        qh: yield* f32(BH * seq * D, `L${l} q heads`), kh: yield* f32(BH * seq * D, `L${l} k heads`), vh: yield* f32(BH * seq * D, `L${l} v heads`),
+        probs: yield* f32(BH * seq * seq, `L${l} attention probs`), att: yield* f32(N * H * D, `L${l} attention out`),
+        xMid: yield* f32(N * C, `L${l} residual mid`), xn2: yield* f32(N * C, `L${l} xn2`), rstd2: yield* f32(N, `L${l} rstd2`),
+        gate: yield* f32(N * F, `L${l} gate`), up: yield* f32(N * F, `L${l} up`), hid: yield* f32(N * F, `L${l} swiglu`)
+      })
+    }
+    const xf = yield* f32(N * C, "final norm out")
+    const rstdF = yield* f32(N, "final rstd")
+    const logits = yield* f32(N * V, "logits")
+    const losses = yield* f32(N, "losses")
+    // Scratch shared by all layers (used strictly in sequence within one command buffer).
+    const tmp = yield* f32(N * C, "scratch [N, C]")
+    const oh = yield* f32(BH * seq * D, "scratch heads out")
+    const dResid = yield* f32(N * C, "grad residual")
+    const dTmp = yield* f32(N * C, "grad scratch [N, C]")
+    const dAtt = yield* f32(N * H * D, "grad attention out")
+    const dOh = yield* f32(BH * seq * D, "grad heads out")
+    const dP = yield* f32(BH * seq * seq, "grad attention probs")
+    const dQh = yield* f32(BH * seq * D, "grad q heads")
+    const dKh = yield* f32(BH * seq * D, "grad k heads")
+    const dVh = yield* f32(BH * seq * D, "grad v heads")
+    const dq = yield* f32(N * H * D, "grad q")
+    const dk = yield* f32(N * KV * D, "grad k")
+    const dv = yield* f32(N * KV * D, "grad v")
+    const dHid = yield* f32(N * F, "grad swiglu")
+    const dGate = yield* f32(N * F, "grad gate")
+    const dUp = yield* f32(N * F, "grad up")
+
+    const head = config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+    const mm = (shape: MatmulShape, a: GpuBuffer, b: GpuBuffer, c: GpuBuffer) => matmul(gpu, shape, a, b, c)
+    const acc = (shape: MatmulShape): MatmulShape => ({ ...shape, accumulate: true })
+    /** dW[out, in] += dYᵀ·X over the N rows. */
+    const weightGrad = (dy: GpuBuffer, x: GpuBuffer, outF: number, inF: number, dw: GpuBuffer) =>
+      mm({ m: outF, n: inF, k: N, transA: true, accumulate: true }, dy, x, dw)
+
+    const forwardSteps = (): Array<GpuStep> => {
+      const s: Array<GpuStep> = [embeddingForward(gpu, ids, P("model.embed_tokens.weight"), resid[0]!, N, C)]
+      for (let l = 0; l < L; l++) {
+        const p = layerPrefix(l)
+        const a = layers[l]!
+        s.push(
+          rmsNormForward(gpu, resid[l]!, P(`${p}.input_layernorm.weight`), a.xn1!, a.rstd1!, N, C, config.rmsNormEps),
+          mm(linear(N, C, H * D), a.xn1!, P(`${p}.self_attn.q_proj.weight`), a.q!),
+          mm(linear(N, C, KV * D), a.xn1!, P(`${p}.self_attn.k_proj.weight`), a.k!),
+          mm(linear(N, C, KV * D), a.xn1!, P(`${p}.self_attn.v_proj.weight`), a.v!),
+          rope(gpu, a.q!, cosBuf, sinBuf, N, seq, H, D, false),
+          rope(gpu, a.k!, cosBuf, sinBuf, N, seq, KV, D, false),
+          splitHeads(gpu, a.q!, a.qh!, batch, seq, H, D, 1),
+          splitHeads(gpu, a.k!, a.kh!, batch, seq, H, D, group),
+          splitHeads(gpu, a.v!, a.vh!, batch, seq, H, D, group),
+          mm({ m: seq, n: seq, k: D, batch: BH, transB: true }, a.qh!, a.kh!, a.probs!),
+          causalSoftmax(gpu, a.probs!, BH * seq, seq, scale),
+          mm({ m: seq, n: D, k: seq, batch: BH }, a.probs!, a.vh!, oh),
+          mergeHeads(gpu, oh, a.att!, batch, seq, H, D, 1),
+          mm(linear(N, H * D, C), a.att!, P(`${p}.self_attn.o_proj.weight`), tmp),
+          binary(gpu, binaryOps.add, resid[l]!, [N * C], tmp, [N * C], a.xMid!),
+          rmsNormForward(gpu, a.xMid!, P(`${p}.post_attention_layernorm.weight`), a.xn2!, a.rstd2!, N, C, config.rmsNormEps),
+          mm(linear(N, C, F), a.xn2!, P(`${p}.mlp.gate_proj.weight`), a.gate!),
+          mm(linear(N, C, F), a.xn2!, P(`${p}.mlp.up_proj.weight`), a.up!),
+          swigluForward(gpu, a.gate!, a.up!, a.hid!, N * F),
+          mm(linear(N, F, C), a.hid!, P(`${p}.mlp.down_proj.weight`), tmp),
+          binary(gpu, binaryOps.add, a.xMid!, [N * C], tmp, [N * C], resid[l + 1]!)
+        )
+      }
+      s.push(
+        rmsNormForward(gpu, resid[L]!, P("model.norm.weight"), xf, rstdF, N, C, config.rmsNormEps),
+        mm(linear(N, C, V), xf, P(head), logits)
+      )
+      return s
+    }
+
+    const backwardSteps = (): Array<GpuStep> => {
+      // After cross-entropy, `logits` holds dLoss/dlogits.
+      const s: Array<GpuStep> = [
+        weightGrad(logits, xf, V, C, Gr(head)),
+        mm({ m: N, n: C, k: V }, logits, P(head), dTmp),
+        rmsNormWeightGrad(gpu, dTmp, resid[L]!, rstdF, Gr("model.norm.weight"), N, C),
+        rmsNormBackward(gpu, dTmp, resid[L]!, P("model.norm.weight"), rstdF, dResid, N, C, false)
+      ]
+      for (let l = L - 1; l >= 0; l--) {
+        const p = layerPrefix(l)
+        const a = layers[l]!
+        s.push(
+          // MLP: resid[l+1] = xMid + down(silu(gate) ⊙ up)
+          mm({ m: N, n: F, k: C }, dResid, P(`${p}.mlp.down_proj.weight`), dHid),
+          weightGrad(dResid, a.hid!, C, F, Gr(`${p}.mlp.down_proj.weight`)),
+          swigluBackward(gpu, dHid, a.gate!, a.up!, dGate, dUp, N * F),
+          weightGrad(dGate, a.xn2!, F, C, Gr(`${p}.mlp.gate_proj.weight`)),
+          weightGrad(dUp, a.xn2!, F, C, Gr(`${p}.mlp.up_proj.weight`)),
+          mm({ m: N, n: C, k: F }, dGate, P(`${p}.mlp.gate_proj.weight`), dTmp),
+          mm(acc({ m: N, n: C, k: F }), dUp, P(`${p}.mlp.up_proj.weight`), dTmp),
+          rmsNormWeightGrad(gpu, dTmp, a.xMid!, a.rstd2!, Gr(`${p}.post_attention_layernorm.weight`), N, C),
+          rmsNormBackward(gpu, dTmp, a.xMid!, P(`${p}.post_attention_layernorm.weight`), a.rstd2!, dResid, N, C, true),
+          // Attention: xMid = resid[l] + o_proj(softmax(q·kᵀ·scale)·v)
+          mm({ m: N, n: H * D, k: C }, dResid, P(`${p}.self_attn.o_proj.weight`), dAtt),
+          weightGrad(dResid, a.att!, C, H * D, Gr(`${p}.self_attn.o_proj.weight`)),
+          splitHeads(gpu, dAtt, dOh, batch, seq, H, D, 1),
+          mm({ m: seq, n: seq, k: D, batch: BH, transB: true }, dOh, a.vh!, dP),
+          mm({ m: seq, n: D, k: seq, batch: BH, transA: true }, a.probs!, dOh, dVh),
+          causalSoftmaxBackward(gpu, a.probs!, dP, BH * seq, seq, scale),
+          mm({ m: seq, n: D, k: seq, batch: BH }, dP, a.kh!, dQh),
+          mm({ m: seq, n: D, k: seq, batch: BH, transA: true }, dP, a.qh!, dKh),
+          mergeHeads(gpu, dQh, dq, batch, seq, H, D, 1),
+          mergeHeads(gpu, dKh, dk, batch, seq, H, D, group),
+          mergeHeads(gpu, dVh, dv, batch, seq, H, D, group),
+          rope(gpu, dq, cosBuf, sinBuf, N, seq, H, D, true),
+          rope(gpu, dk, cosBuf, sinBuf, N, seq, KV, D, true),
+          weightGrad(dq, a.xn1!, H * D, C, Gr(`${p}.self_attn.q_proj.weight`)),
+          weightGrad(dk, a.xn1!, KV * D, C, Gr(`${p}.self_attn.k_proj.weight`)),
+          weightGrad(dv, a.xn1!, KV * D, C, Gr(`${p}.self_attn.v_proj.weight`)),
+          mm({ m: N, n: C, k: H * D }, dq, P(`${p}.self_attn.q_proj.weight`), dTmp),
+          mm(acc({ m: N, n: C, k: KV * D }), dk, P(`${p}.self_attn.k_proj.weight`), dTmp),
+          mm(acc({ m: N, n: C, k: KV * D }), dv, P(`${p}.self_attn.v_proj.weight`), dTmp),
+          rmsNormWeightGrad(gpu, dTmp, resid[l]!, a.rstd1!, Gr(`${p}.input_layernorm.weight`), N, C),
+          rmsNormBackward(gpu, dTmp, resid[l]!, P(`${p}.input_layernorm.weight`), a.rstd1!, dResid, N, C, true)
+        )
+      }
+      s.push(embeddingBackward(gpu, segIds, segStarts, segOrder, dResid, Gr("model.embed_tokens.weight"), segments, C))
+      return s
+    }
+
+    const steps = (options: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => [
+      ...forwardSteps(),
+      crossEntropy(gpu, logits, targets, losses, N, V, options.gradScale),
+      ...(options.backward ? backwardSteps() : [])
+    ]
+
+    const setTokens = (inputs: ArrayLike<number>, target: ArrayLike<number>) =>
+      Effect.gen(function*() {
+        if (inputs.length !== N || target.length !== N) {
+          return yield* Effect.die(new RangeError(`expected ${N} = ${batch}×${seq} token ids, got ${inputs.length} and ${target.length}`))
+        }
+        for (const arr of [inputs, target]) {
+          for (let i = 0; i < N; i++) {
+            const t = arr[i]!
+            if (!Number.isInteger(t) || t < 0 || t >= V) {
+              return yield* Effect.die(new RangeError(`token id ${t} at position ${i} is outside the vocabulary of ${V}`))
+            }
+          }
+        }
+        const seg = embeddingSegments(inputs)
+        segments = seg.ids.length
+        yield* gpu.write(ids, Uint32Array.from(inputs))
+        yield* gpu.write(targets, Uint32Array.from(target))
+        yield* gpu.write(segIds, seg.ids)
+        yield* gpu.write(segStarts, seg.starts)
+        yield* gpu.write(segOrder, seg.order)
+      })
+
+    const setWeights = (weights: Weights) =>
+      Effect.forEach(specs, (s) => gpu.write(P(s.name), weights.get(s.name)!), { discard: true })
+
+    const readAll = (from: ReadonlyMap<string, GpuBuffer>) =>
+      Effect.gen(function*() {
+        const out = new Map<string, Float32Array>()
+        for (const s of specs) out.set(s.name, yield* gpu.readF32(from.get(s.name)!))
+        return out
+      })
+
+    return {
+      config,
+      batch,
+      seq,
+      params,
+      grads,
+      losses,
+      setWeights,
+      readWeights: readAll(params),
+      readGrads: readAll(grads),
+      setTokens,
+      steps,
+      zeroGrads: [...grads.values()].map((buffer) => ({ _tag: "Clear", buffer }) as const)
+    } satisfies LlamaGpu
+  })
