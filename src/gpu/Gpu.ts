@@ -110,7 +110,7 @@ export interface GpuShape {
   readonly limits: GpuLimits
   readonly features: GpuFeatures
   readonly device: GPUDevice
-  /** A storage buffer owned by the caller's scope: back to the pool when the scope closes successfully. */
+  /** A zeroed storage buffer owned by the caller's scope: back to the pool when the scope closes successfully. */
   readonly buffer: (bytes: number, label?: string) => Effect.Effect<GpuBuffer, GpuError, Scope.Scope>
   /** A scoped storage buffer filled with `data`. */
   readonly upload: (data: TypedArray, label?: string) => Effect.Effect<GpuBuffer, GpuError, Scope.Scope>
@@ -231,8 +231,18 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
           ))
         }
         const reused = pool.take(bytes, usage, label)
-        if (reused !== null) return reused
-        return yield* guarded(`creating buffer "${label}" (${bytes} bytes)`, () => pool.create(bytes, usage, label))
+        if (reused === null) return yield* guarded(`creating buffer "${label}" (${bytes} bytes)`, () => pool.create(bytes, usage, label))
+        // WebGPU hands out new buffers zeroed; a reused one must look the same, or kernels that accumulate
+        // (gradients, optimizer moments) would start from a previous owner's numbers.
+        if ((usage & GPUBufferUsage.COPY_DST) !== 0 && (usage & GPUBufferUsage.MAP_READ) === 0) {
+          const clear = guarded(`clearing reused buffer "${label}"`, () => {
+            const encoder = device.createCommandEncoder()
+            encoder.clearBuffer(reused)
+            device.queue.submit([encoder.finish()])
+          })
+          yield* Effect.onError(clear, () => Effect.sync(() => pool.release(reused, false)))
+        }
+        return reused
       })
 
     // Returned to the pool only after success: after a failure or interruption the buffer may still be

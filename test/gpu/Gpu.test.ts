@@ -66,6 +66,10 @@ layer(Gpu.layer)("Gpu service", (it) => {
       const again = yield* Effect.scoped(Effect.map(gpu.buffer(9_900, "second"), (b) => b.buffer.size))
       expect(gpuResourceCounts().buffersCreated).toBe(before)
       expect(again).toBe(sizeClass(10_000))
+      // A reused buffer starts zeroed, like a new one.
+      yield* Effect.scoped(Effect.andThen(gpu.buffer(4000, "dirty"), (b) => gpu.write(b, new Float32Array(1000).fill(7))))
+      const reused = yield* Effect.scoped(Effect.flatMap(gpu.buffer(4000, "clean"), (b) => gpu.readF32(b)))
+      expect(reused.every((v) => v === 0)).toBe(true)
       expect(sizeClass(10_000)).toBeLessThanOrEqual(10_000 * 1.125)
     }))
 
