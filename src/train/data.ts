@@ -1,0 +1,69 @@
+import { Effect, FileSystem, Schema, Stream } from "effect"
+
+/**
+ * Training input as an ids JSONL file: each line `{"ids": [...]}` is one pre-packed sequence of exactly
+ * seq_len + 1 tokens, consumed in file order (batch i = lines i·B … i·B+B−1). The simplest input, and the one
+ * that lets two trainers be compared step by step.
+ */
+export class TrainingDataError extends Schema.TaggedError<TrainingDataError>()("TrainingDataError", {
+  message: Schema.String
+}) {}
+
+export interface TokenBatch {
+  /** [batch, seq] flattened. */
+  readonly inputs: Int32Array
+  readonly targets: Int32Array
+  /** Lines consumed after this batch: the data position a checkpoint stores. */
+  readonly position: number
+}
+
+const IdsLine = Schema.Struct({ ids: Schema.Array(Schema.Int) })
+const decodeLine = Schema.decodeUnknownResult(Schema.fromJsonString(IdsLine))
+
+export const idsJsonlBatches = (
+  path: string,
+  seqLen: number,
+  batchSize: number,
+  vocabSize: number,
+  startLine: number
+): Stream.Stream<TokenBatch, TrainingDataError, FileSystem.FileSystem> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return fs.stream(path).pipe(
+      Stream.mapError((e) => new TrainingDataError({ message: `${path}: ${e.message}` })),
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.zipWithIndex,
+      Stream.filter(([line]) => line.trim().length > 0),
+      Stream.drop(startLine),
+      Stream.mapEffect(([line, index]) => {
+        const parsed = decodeLine(line)
+        if (parsed._tag === "Failure") {
+          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: not a {"ids": [...]} line: ${parsed.failure.message}` }))
+        }
+        const ids = parsed.success.ids
+        if (ids.length !== seqLen + 1) {
+          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
+        }
+        const bad = ids.find((t) => t < 0 || t >= vocabSize)
+        if (bad !== undefined) {
+          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
+        }
+        return Effect.succeed(ids)
+      }),
+      Stream.grouped(batchSize),
+      Stream.filter((lines) => lines.length === batchSize),
+      Stream.zipWithIndex,
+      Stream.map(([lines, i]): TokenBatch => {
+        const inputs = new Int32Array(batchSize * seqLen)
+        const targets = new Int32Array(batchSize * seqLen)
+        lines.forEach((ids, b) => {
+          for (let t = 0; t < seqLen; t++) {
+            inputs[b * seqLen + t] = ids[t]!
+            targets[b * seqLen + t] = ids[t + 1]!
+          }
+        })
+        return { inputs, targets, position: startLine + (i + 1) * batchSize }
+      })
+    )
+  }))

@@ -1,0 +1,70 @@
+import { Effect, type Scope } from "effect"
+import type { GpuError } from "../gpu/errors.ts"
+import type { GpuBuffer, GpuShape, GpuStep } from "../gpu/Gpu.ts"
+import { adamw } from "../gpu/kernels/adamw.ts"
+import { clipCoefficient, partialsFor, sumSquaresPartials } from "../gpu/kernels/grad-norm.ts"
+import type { TensorSpec } from "../model/parameters.ts"
+import { elementCount } from "../model/parameters.ts"
+
+/** AdamW as SmolLM2 ran it (notes/smollm2-recipe.md §2): β1 0.9, β2 0.95, ε 1e-8, decay 0.01, clip 1.0. */
+export interface AdamWOptions {
+  readonly beta1: number
+  readonly beta2: number
+  readonly eps: number
+  readonly weightDecay: number
+  /** Global gradient-norm clipping threshold; 0 disables clipping. */
+  readonly clip: number
+}
+
+export const smollm2AdamW: AdamWOptions = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, clip: 1.0 }
+
+export interface GpuAdamW {
+  readonly moments: ReadonlyMap<string, { readonly m: GpuBuffer; readonly v: GpuBuffer }>
+  /** Writes this step's learning rate and bias corrections; `step` counts from 1. */
+  readonly prepare: (step: number, lr: number) => Effect.Effect<void, GpuError>
+  /** Norm, clip coefficient and the update of every tensor: one list of steps, no read-back. */
+  readonly steps: ReadonlyArray<GpuStep>
+  /** [global gradient norm (before clipping), clip coefficient, 1 if the gradient was not finite]. */
+  readonly readClip: Effect.Effect<Float32Array, GpuError>
+}
+
+export const makeGpuAdamW = (
+  gpu: GpuShape,
+  specs: ReadonlyArray<TensorSpec>,
+  params: ReadonlyMap<string, GpuBuffer>,
+  grads: ReadonlyMap<string, GpuBuffer>,
+  options: AdamWOptions
+): Effect.Effect<GpuAdamW, GpuError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const moments = new Map<string, { m: GpuBuffer; v: GpuBuffer }>()
+    for (const s of specs) {
+      const bytes = elementCount(s.shape) * 4
+      moments.set(s.name, { m: yield* gpu.buffer(bytes, `adam m ${s.name}`), v: yield* gpu.buffer(bytes, `adam v ${s.name}`) })
+    }
+    const partialCount = specs.reduce((sum, s) => sum + partialsFor(elementCount(s.shape)), 0)
+    const partials = yield* gpu.buffer(partialCount * 4, "grad norm partials")
+    const clip = yield* gpu.buffer(16, "grad norm and clip")
+    const hyper = yield* gpu.buffer(16, "adamw lr and bias corrections")
+    const steps: Array<GpuStep> = []
+    let offset = 0
+    for (const s of specs) {
+      steps.push(sumSquaresPartials(gpu, grads.get(s.name)!, partials, elementCount(s.shape), offset))
+      offset += partialsFor(elementCount(s.shape))
+    }
+    steps.push(clipCoefficient(gpu, partials, partialCount, options.clip, clip))
+    for (const s of specs) {
+      const { m, v } = moments.get(s.name)!
+      steps.push(adamw(
+        gpu,
+        { beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: s.decay ? options.weightDecay : 0 },
+        params.get(s.name)!, grads.get(s.name)!, m, v, hyper, clip, elementCount(s.shape)
+      ))
+    }
+    return {
+      moments,
+      prepare: (step, lr) =>
+        gpu.write(hyper, Float32Array.of(lr, 1 - options.beta1 ** step, Math.sqrt(1 - options.beta2 ** step))),
+      steps,
+      readClip: gpu.readF32(clip)
+    }
+  })

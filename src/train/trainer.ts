@@ -1,0 +1,267 @@
+import { Effect, FileSystem, Path, Schema, Stream } from "effect"
+import type { GpuError } from "../gpu/errors.ts"
+import { Gpu } from "../gpu/Gpu.ts"
+import { type CheckpointError, hfModelFiles, loadHfModel, writeFolderAtomically } from "../model/checkpoint.ts"
+import { type LlamaConfig, parameterCount } from "../model/config.ts"
+import { makeLlamaGpu } from "../model/llama.gpu.ts"
+import { initWeights, parameterSpecs } from "../model/parameters.ts"
+import { encodeSafetensors, parseSafetensors } from "../model/safetensors.ts"
+import { idsJsonlBatches, TrainingDataError } from "./data.ts"
+import { type AdamWOptions, makeGpuAdamW } from "./optimizer.ts"
+import { learningRate, type ScheduleOptions } from "./schedule.ts"
+
+export class TrainingDiverged extends Schema.TaggedError<TrainingDiverged>()("TrainingDiverged", {
+  message: Schema.String
+}) {}
+
+export class ResumeError extends Schema.TaggedError<ResumeError>()("ResumeError", {
+  message: Schema.String
+}) {}
+
+export type TrainError = GpuError | CheckpointError | TrainingDataError | TrainingDiverged | ResumeError
+
+export type ModelInit =
+  | { readonly _tag: "Config"; readonly config: LlamaConfig; readonly seed: number }
+  | { readonly _tag: "HfFolder"; readonly dir: string }
+
+export interface TrainOptions {
+  readonly out: string
+  readonly init: ModelInit
+  /** An ids JSONL file (one pre-packed sequence of seqLen + 1 tokens per line). */
+  readonly data: string
+  readonly seqLen: number
+  readonly batchSize: number
+  readonly gradAccum: number
+  /** Optimizer steps of the whole run. */
+  readonly steps: number
+  readonly schedule: ScheduleOptions
+  readonly optimizer: AdamWOptions
+  /** Checkpoint every N steps (0: only at the end). */
+  readonly saveEvery: number
+  readonly saveDtype: "float32" | "bfloat16"
+  /** Continue from the newest checkpoint in `out` if there is one. */
+  readonly resume: boolean
+}
+
+export interface StepMetrics {
+  readonly step: number
+  readonly loss: number
+  readonly lr: number
+  readonly gradNorm: number
+  readonly tokens: number
+  readonly tokensPerSecond: number
+  readonly gflopsPerSecond: number
+  readonly seconds: number
+  /** Set when this step wrote a checkpoint. */
+  readonly checkpoint?: string
+}
+
+interface TrainerState {
+  readonly format: "smol-pipeline trainer_state v1"
+  readonly step: number
+  readonly data: string
+  readonly data_position: number
+  readonly tokens_seen: number
+  readonly seq_len: number
+  readonly batch_size: number
+  readonly grad_accum: number
+  readonly schedule: ScheduleOptions
+  readonly optimizer: AdamWOptions
+}
+
+/** Matmul FLOPs of one token through forward and backward: 6 per weight, plus attention's 12·L·T·H·D. */
+export const flopsPerToken = (c: LlamaConfig, seq: number): number => {
+  // Every weight takes part in a matmul except the norm gains and, when untied, the input embedding (a lookup).
+  const norms = c.hiddenSize * (2 * c.numHiddenLayers + 1)
+  const lookup = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize
+  return 6 * (parameterCount(c) - norms - lookup) + 12 * c.numHiddenLayers * seq * c.numAttentionHeads * c.headDim
+}
+
+/** Bytes the run keeps on the device: weights, gradients and two moments, plus the activations of one micro-batch. */
+export const memoryEstimate = (c: LlamaConfig, batch: number, seq: number): number => {
+  const n = batch * seq
+  const q = c.numAttentionHeads * c.headDim
+  const kv = c.numKeyValueHeads * c.headDim
+  const blocks = batch * c.numAttentionHeads
+  const perLayer = n * (4 * c.hiddenSize + q * 2 + 2 * kv + 3 * c.intermediateSize + 2) + blocks * seq * (4 * c.headDim + seq)
+  const scratch = n * (3 * c.hiddenSize + 2 * q + 2 * kv + 3 * c.intermediateSize) + blocks * seq * (5 * c.headDim + seq)
+  const activations = c.numHiddenLayers * perLayer + (c.numHiddenLayers + 2) * n * c.hiddenSize + n * c.vocabSize + scratch
+  return 4 * (4 * parameterCount(c) + activations)
+}
+
+const stepName = (step: number) => `step-${String(step).padStart(8, "0")}`
+
+export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, Gpu | FileSystem.FileSystem | Path.Path> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const gpu = yield* Gpu
+    const checkpoints = path.join(o.out, "checkpoints")
+    const metricsPath = path.join(o.out, "metrics.jsonl")
+    yield* fs.makeDirectory(checkpoints, { recursive: true })
+
+    // Where to start: the newest complete checkpoint when resuming (folders appear by atomic rename, so any
+    // folder named step-N is whole), else the initial weights.
+    const entries = yield* fs.readDirectory(checkpoints)
+    // A kill during a save leaves a temporary folder behind; it was never a checkpoint.
+    for (const stale of entries.filter((n) => /^step-\d{8}\.(tmp|old)-/.test(n))) {
+      yield* fs.remove(path.join(checkpoints, stale), { recursive: true })
+    }
+    const existing = entries.filter((n) => /^step-\d{8}$/.test(n)).sort()
+    const resumeFrom = o.resume && existing.length > 0 ? path.join(checkpoints, existing[existing.length - 1]!) : undefined
+    let config: LlamaConfig
+    let weights: ReadonlyMap<string, Float32Array>
+    let state: TrainerState | undefined
+    let moments: Map<string, Float32Array> | undefined
+    if (resumeFrom !== undefined) {
+      const loaded = yield* loadHfModel(resumeFrom)
+      config = loaded.config
+      state = JSON.parse(yield* fs.readFileString(path.join(resumeFrom, "trainer_state.json"))) as TrainerState
+      const tensors = parseSafetensors(yield* fs.readFile(path.join(resumeFrom, "trainer_state.safetensors")), resumeFrom).tensors
+      moments = new Map([...tensors].map(([k, t]) => [k, t.data]))
+      // The model file may be bf16; the exact f32 weights travel in the trainer state.
+      const master = new Map<string, Float32Array>()
+      for (const s of parameterSpecs(config)) master.set(s.name, moments.get(`master.${s.name}`) ?? loaded.weights.get(s.name)!)
+      weights = master
+      const mismatch = ([["seq_len", state.seq_len, o.seqLen], ["batch_size", state.batch_size, o.batchSize], ["grad_accum", state.grad_accum, o.gradAccum]] as const)
+        .filter(([, a, b]) => a !== b)
+      if (mismatch.length > 0) {
+        return yield* new ResumeError({
+          message: `${resumeFrom} was written with ${mismatch.map(([n, a, b]) => `${n} ${a} (now ${b})`).join(", ")}; resuming would not continue the same run`
+        })
+      }
+      yield* Effect.logInfo(`Resuming from ${resumeFrom} at step ${state.step}, data position ${state.data_position}`)
+    } else if (o.init._tag === "HfFolder") {
+      const loaded = yield* loadHfModel(o.init.dir)
+      config = loaded.config
+      weights = loaded.weights
+    } else {
+      config = o.init.config
+      weights = initWeights(config, o.init.seed)
+    }
+    const startStep = state?.step ?? 0
+
+    // Metrics of steps after the checkpoint are about to be recomputed: drop them so each step appears once.
+    if (yield* fs.exists(metricsPath)) {
+      const kept = (yield* fs.readFileString(metricsPath)).split("\n").filter((line) => {
+        if (line.trim() === "") return false
+        try {
+          return (JSON.parse(line) as { step: number }).step <= startStep
+        } catch {
+          return false
+        }
+      })
+      yield* fs.writeFileString(`${metricsPath}.tmp`, kept.map((l) => `${l}\n`).join(""))
+      yield* fs.rename(`${metricsPath}.tmp`, metricsPath)
+    }
+
+    const estimate = memoryEstimate(config, o.batchSize, o.seqLen)
+    yield* Effect.logInfo(
+      `Model: ${(parameterCount(config) / 1e6).toFixed(2)}M parameters; device memory ≈ ${(estimate / 2 ** 20).toFixed(0)} MiB ` +
+        `for micro-batches of ${o.batchSize}×${o.seqLen}; adapter: ${gpu.adapter.kind} ${gpu.adapter.device || gpu.adapter.description}`
+    )
+
+    const model = yield* makeLlamaGpu(gpu, config, o.batchSize, o.seqLen)
+    const specs = parameterSpecs(config)
+    const optimizer = yield* makeGpuAdamW(gpu, specs, model.params, model.grads, o.optimizer)
+    yield* model.setWeights(weights)
+    if (moments !== undefined) {
+      for (const s of specs) {
+        const { m, v } = optimizer.moments.get(s.name)!
+        yield* gpu.write(m, moments.get(`m.${s.name}`)!)
+        yield* gpu.write(v, moments.get(`v.${s.name}`)!)
+      }
+    }
+
+    const tokensPerStep = o.batchSize * o.seqLen * o.gradAccum
+    const flopsPerStep = flopsPerToken(config, o.seqLen) * tokensPerStep
+    const gradScale = 1 / tokensPerStep
+    let step = startStep
+    let dataPosition = state?.data_position ?? 0
+    let tokensSeen = state?.tokens_seen ?? 0
+    let lastCheckpoint: string | undefined = resumeFrom
+
+    const saveCheckpoint = Effect.gen(function*() {
+      const current = yield* model.readWeights
+      const extra: Array<{ name: string; shape: ReadonlyArray<number>; data: Float32Array }> = []
+      for (const s of specs) {
+        const { m, v } = optimizer.moments.get(s.name)!
+        extra.push({ name: `m.${s.name}`, shape: s.shape, data: yield* gpu.readF32(m) })
+        extra.push({ name: `v.${s.name}`, shape: s.shape, data: yield* gpu.readF32(v) })
+        if (o.saveDtype !== "float32") extra.push({ name: `master.${s.name}`, shape: s.shape, data: current.get(s.name)! })
+      }
+      const trainerState: TrainerState = {
+        format: "smol-pipeline trainer_state v1",
+        step,
+        data: o.data,
+        data_position: dataPosition,
+        tokens_seen: tokensSeen,
+        seq_len: o.seqLen,
+        batch_size: o.batchSize,
+        grad_accum: o.gradAccum,
+        schedule: o.schedule,
+        optimizer: o.optimizer
+      }
+      const dir = path.join(checkpoints, stepName(step))
+      const files = hfModelFiles({ config, weights: current }, {
+        dtype: o.saveDtype,
+        extraFiles: new Map<string, string | Uint8Array>([
+          ["trainer_state.json", JSON.stringify(trainerState, null, 2) + "\n"],
+          ["trainer_state.safetensors", encodeSafetensors(extra, "F32")]
+        ])
+      })
+      yield* writeFolderAtomically(dir, files)
+      lastCheckpoint = dir
+      return dir
+    })
+
+    const runStep = (batches: ReadonlyArray<{ inputs: Int32Array; targets: Int32Array; position: number }>) =>
+      Effect.gen(function*() {
+        const started = performance.now()
+        let lossSum = 0
+        for (const [i, batch] of batches.entries()) {
+          yield* model.setTokens(batch.inputs, batch.targets)
+          yield* gpu.run([...(i === 0 ? model.zeroGrads : []), ...model.steps({ backward: true, gradScale })])
+          const losses = yield* gpu.readF32(model.losses)
+          for (const l of losses) lossSum += l
+        }
+        const lr = learningRate(o.schedule, step)
+        yield* optimizer.prepare(step + 1, lr)
+        yield* gpu.run(optimizer.steps)
+        const [gradNorm, , nonFinite] = yield* optimizer.readClip
+        const loss = lossSum / tokensPerStep
+        if (nonFinite !== 0 || !Number.isFinite(loss)) {
+          return yield* new TrainingDiverged({
+            message: `non-finite ${nonFinite !== 0 ? "gradient" : "loss"} at step ${step + 1} (loss ${loss}, gradient norm ${gradNorm}); ` +
+              `the weights were not updated. Last good checkpoint: ${lastCheckpoint ?? "none (no checkpoint written yet)"}`
+          })
+        }
+        step++
+        dataPosition = batches[batches.length - 1]!.position
+        tokensSeen += tokensPerStep
+        const seconds = (performance.now() - started) / 1000
+        const checkpoint = (o.saveEvery > 0 && step % o.saveEvery === 0) || step === o.steps ? yield* saveCheckpoint : undefined
+        const metrics: StepMetrics = {
+          step,
+          loss,
+          lr,
+          gradNorm: gradNorm!,
+          tokens: tokensSeen,
+          tokensPerSecond: tokensPerStep / seconds,
+          gflopsPerSecond: flopsPerStep / seconds / 1e9,
+          seconds,
+          ...(checkpoint === undefined ? {} : { checkpoint })
+        }
+        yield* fs.writeFileString(metricsPath, JSON.stringify(metrics) + "\n", { flag: "a" })
+        return metrics
+      })
+
+    if (startStep >= o.steps) return Stream.empty
+    return idsJsonlBatches(o.data, o.seqLen, o.batchSize, config.vocabSize, dataPosition).pipe(
+      Stream.grouped(o.gradAccum),
+      Stream.filter((group) => group.length === o.gradAccum),
+      Stream.take(o.steps - startStep),
+      Stream.mapEffect(runStep)
+    )
+  }))
+

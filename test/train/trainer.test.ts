@@ -1,0 +1,168 @@
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import { spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Gpu } from "../../src/gpu/Gpu.ts"
+import { adamwCpu } from "../../src/gpu/kernels/adamw.cpu.ts"
+import { loadHfModel, saveHfModel } from "../../src/model/checkpoint.ts"
+import { presets } from "../../src/model/config.ts"
+import { llamaReference } from "../../src/model/llama.cpu.ts"
+import { initWeights, parameterSpecs } from "../../src/model/parameters.ts"
+import { smollm2AdamW } from "../../src/train/optimizer.ts"
+import { learningRate, type ScheduleOptions } from "../../src/train/schedule.ts"
+import { type TrainOptions, train } from "../../src/train/trainer.ts"
+import { expectClose } from "../support/compare.ts"
+import { microConfig, tokenIds } from "../support/models.ts"
+
+const services = Layer.mergeAll(Gpu.layer, NodeServices.layer)
+const temp = () => mkdtempSync(join(tmpdir(), "smol-train-"))
+
+const writeIds = (path: string, lines: number, seqLen: number, vocab: number, seed: number) =>
+  writeFileSync(path, Array.from({ length: lines }, (_, i) => JSON.stringify({ ids: tokenIds(seqLen + 1, vocab, seed + i) }) + "\n").join(""))
+
+const runTrain = (o: TrainOptions) => Stream.runCollect(train(o))
+
+describe("the training loop", () => {
+  it.effect("3 AdamW steps with accumulation and clipping match an independent f64 implementation", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = microConfig(true)
+      const [batch, seq, accum] = [2, 5, 2]
+      writeIds(join(dir, "ids.jsonl"), 12, seq, config.vocabSize, 1)
+      const schedule: ScheduleOptions = { kind: "wsd", peak: 2e-2, warmup: 2, totalSteps: 3, decayFraction: 0 }
+      const optimizer = { ...smollm2AdamW, clip: 0.5 }
+      const metrics = yield* runTrain({
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 4 }, data: join(dir, "ids.jsonl"),
+        seqLen: seq, batchSize: batch, gradAccum: accum, steps: 3, schedule, optimizer,
+        saveEvery: 0, saveDtype: "float32", resume: false
+      })
+      expect(metrics.map((m) => m.step)).toEqual([1, 2, 3])
+
+      // The same three steps, written out plainly: mean gradient over the step's tokens, global-norm clip,
+      // torch-style AdamW with decay on matrices only.
+      const specs = parameterSpecs(config)
+      let weights = new Map(initWeights(config, 4))
+      const m = new Map(specs.map((s) => [s.name, new Float32Array(weights.get(s.name)!.length)]))
+      const v = new Map(specs.map((s) => [s.name, new Float32Array(weights.get(s.name)!.length)]))
+      const lines = readFileSync(join(dir, "ids.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { ids: Array<number> }).ids)
+      for (let step = 0; step < 3; step++) {
+        const grads = new Map(specs.map((s) => [s.name, new Float64Array(weights.get(s.name)!.length)]))
+        let lossSum = 0
+        for (let a = 0; a < accum; a++) {
+          const rows = lines.slice((step * accum + a) * batch, (step * accum + a + 1) * batch)
+          const inputs = rows.flatMap((r) => r.slice(0, seq))
+          const targets = rows.flatMap((r) => r.slice(1))
+          const ref = llamaReference(config, weights, inputs, targets, batch, seq)
+          lossSum += ref.loss / accum
+          for (const s of specs) grads.get(s.name)!.forEach((_, i, g) => { g[i]! += ref.grads!.get(s.name)![i]! / accum })
+        }
+        expect(metrics[step]!.loss).toBeCloseTo(lossSum, 4)
+        const norm = Math.sqrt([...grads.values()].reduce((t, g) => t + g.reduce((u, x) => u + x * x, 0), 0))
+        expectClose(`step ${step + 1} gradient norm`, [metrics[step]!.gradNorm], [norm])
+        const coefficient = Math.min(1, optimizer.clip / (norm + 1e-6))
+        const next = new Map<string, Float32Array>()
+        for (const s of specs) {
+          const r = adamwCpu(
+            { ...optimizer, weightDecay: s.decay ? optimizer.weightDecay : 0 },
+            weights.get(s.name)!, Float32Array.from(grads.get(s.name)!), m.get(s.name)!, v.get(s.name)!,
+            learningRate(schedule, step), step + 1, coefficient
+          )
+          next.set(s.name, r.p)
+          m.set(s.name, r.m)
+          v.set(s.name, r.v)
+        }
+        weights = next
+      }
+      const saved = yield* loadHfModel(join(dir, "run", "checkpoints", "step-00000003"))
+      for (const s of specs) expectClose(`${s.name} after 3 steps`, saved.weights.get(s.name)!, weights.get(s.name)!)
+    }).pipe(Effect.provide(services)))
+
+  it.live("a run killed midway and resumed ends with bitwise the weights of an uninterrupted run", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const [seq, steps] = [16, 160]
+      writeIds(join(dir, "ids.jsonl"), steps * 2, seq, presets.tiny.vocabSize, 7)
+      const args = (out: string) => [
+        "programs/train.ts", "--preset", "tiny", "--data", join(dir, "ids.jsonl"), "--seq-len", String(seq), "--batch-size", "2",
+        "--steps", String(steps), "--lr", "3e-3", "--warmup", "10", "--save-every", "8", "--seed", "3", "--out", out
+      ]
+      // Node itself with tsx as an import hook: one process, so SIGKILL hits the trainer (the tsx CLI would
+      // run it in a child that outlives the kill).
+      const node = (extra: ReadonlyArray<string>) => spawn(process.execPath, ["--import", "tsx", ...extra], { stdio: "ignore" })
+      // A real process, killed with SIGKILL as soon as its second checkpoint is on disk.
+      const killedAt = yield* Effect.promise(() =>
+        new Promise<number>((resolve, reject) => {
+          const child = node(args(join(dir, "killed")))
+          const poll = setInterval(() => {
+            const ckpts = join(dir, "killed", "checkpoints")
+            const done = existsSync(ckpts) ? readdirSync(ckpts).filter((n) => /^step-\d{8}$/.test(n)).length : 0
+            if (done >= 2) {
+              clearInterval(poll)
+              child.kill("SIGKILL")
+            }
+          }, 5)
+          child.on("exit", (code, signal) => {
+            clearInterval(poll)
+            if (signal === "SIGKILL") resolve(readdirSync(join(dir, "killed", "checkpoints")).filter((n) => /^step-\d{8}$/.test(n)).length)
+            else reject(new Error(`training finished (code ${code}) before it could be killed`))
+          })
+        })
+      )
+      expect(killedAt).toBeGreaterThanOrEqual(2)
+      const resumed = yield* Effect.promise(() =>
+        new Promise<number | null>((resolve) => node([...args(join(dir, "killed")), "--resume"]).on("exit", resolve))
+      )
+      expect(resumed).toBe(0)
+      const whole = yield* Effect.promise(() =>
+        new Promise<number | null>((resolve) => node(args(join(dir, "whole"))).on("exit", resolve))
+      )
+      expect(whole).toBe(0)
+      const final = `step-${String(steps).padStart(8, "0")}`
+      for (const file of ["model.safetensors", "trainer_state.safetensors"]) {
+        const a = readFileSync(join(dir, "killed", "checkpoints", final, file))
+        const b = readFileSync(join(dir, "whole", "checkpoints", final, file))
+        expect(a.equals(b), `${file} differs between the resumed and the uninterrupted run`).toBe(true)
+      }
+      // Every step's metrics appear exactly once, in order, despite the kill.
+      const stepsLogged = readFileSync(join(dir, "killed", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { step: number }).step)
+      expect(stepsLogged).toEqual(Array.from({ length: steps }, (_, i) => i + 1))
+      // Folders half-written when the kill landed are gone.
+      expect(readdirSync(join(dir, "killed", "checkpoints")).every((n) => /^step-\d{8}$/.test(n))).toBe(true)
+    }), 180_000)
+
+  it.effect("a non-finite loss stops the run with a clear error and leaves the weights untouched", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      const weights = initWeights(config, 1)
+      weights.get("model.layers.0.mlp.up_proj.weight")![5] = NaN
+      yield* saveHfModel(join(dir, "init"), { config, weights })
+      writeIds(join(dir, "ids.jsonl"), 4, 8, config.vocabSize, 1)
+      const error = yield* Effect.flip(runTrain({
+        out: join(dir, "run"), init: { _tag: "HfFolder", dir: join(dir, "init") }, data: join(dir, "ids.jsonl"),
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps: 2,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 2, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 1, saveDtype: "float32", resume: false
+      }))
+      expect(error._tag).toBe("TrainingDiverged")
+      expect(error.message).toMatch(/non-finite .* at step 1/)
+      expect(existsSync(join(dir, "run", "checkpoints", "step-00000001"))).toBe(false)
+    }).pipe(Effect.provide(services)))
+
+  it.effect("a malformed data line is an error naming the file and line", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      writeFileSync(join(dir, "ids.jsonl"), `${JSON.stringify({ ids: tokenIds(9, 512, 1) })}\n{"ids": [1, 2]}\n`)
+      const error = yield* Effect.flip(runTrain({
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: join(dir, "ids.jsonl"),
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps: 1,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 1, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 0, saveDtype: "float32", resume: false
+      }))
+      expect(error.message).toMatch(/ids\.jsonl:2: 2 ids, expected seq_len \+ 1 = 9/)
+    }).pipe(Effect.provide(services)))
+})
