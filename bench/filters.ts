@@ -1,0 +1,84 @@
+/**
+ * Throughput of the FineWeb filter chain (Gopher repetition → Gopher quality → C4 quality with
+ * filter_no_terminal_punct=False → FineWeb quality), single core, on JSONL files passed as arguments or on a
+ * generated English-like corpus.
+ *
+ *   npx tsx bench/filters.ts [files.jsonl…] [--seconds 3]
+ *
+ * datatrove cannot run here (no PyPI), so the reference is the figure issue 3 gives for datatrove on this
+ * machine kind (0.66 MB/s per core); the JSON line names it as such.
+ */
+import { readFileSync } from "node:fs"
+import { parseArgs } from "node:util"
+import { C4QualityFilter } from "../src/data/filters/c4-quality.ts"
+import { FineWebQualityFilter } from "../src/data/filters/fineweb-quality.ts"
+import { GopherQualityFilter } from "../src/data/filters/gopher-quality.ts"
+import { GopherRepetitionFilter } from "../src/data/filters/gopher-repetition.ts"
+import { makeDocument } from "../src/data/Document.ts"
+
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { seconds: { type: "string", default: "3" } } })
+
+const generated = () => {
+  const vocab = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were her she there one all we their".split(" ")
+  const rare = Array.from({ length: 5000 }, (_, i) => "w" + i.toString(36) + "ing")
+  let seed = 1
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  return Array.from({ length: 2000 }, (_, d) => {
+    const lines = Array.from({ length: 5 + Math.floor(rnd() * 20) }, () => {
+      const n = 8 + Math.floor(rnd() * 25)
+      const ws = Array.from({ length: n }, () => (rnd() < 0.5 ? vocab[Math.floor(rnd() * vocab.length)] : rare[Math.floor(rnd() * rare.length)]))
+      return ws.join(" ").replace(/^./, (c) => c.toUpperCase()) + (rnd() < 0.8 ? "." : "")
+    })
+    return makeDocument(String(d), lines.join("\n"))
+  })
+}
+
+const docs = positionals.length === 0
+  ? generated()
+  : positionals.flatMap((f) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).map((l, i) => {
+    const o = JSON.parse(l)
+    return makeDocument(String(o.id ?? i), String(o.text ?? ""))
+  }))
+const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d.text), 0)
+const chain = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter({ filterNoTerminalPunct: false }), FineWebQualityFilter()]
+
+const pass = () => {
+  let kept = 0
+  for (const doc of docs) {
+    let d = doc
+    let ok = true
+    for (const f of chain) {
+      const r = f.filter(d)
+      if (r._tag === "Drop") {
+        ok = false
+        break
+      }
+      d = r.doc
+    }
+    if (ok) kept++
+  }
+  return kept
+}
+
+pass()
+const budget = Number(values.seconds)
+let passes = 0
+const t0 = performance.now()
+let kept = 0
+while ((performance.now() - t0) / 1000 < budget) {
+  kept = pass()
+  passes++
+}
+const secs = (performance.now() - t0) / 1000
+const mbps = (bytes * passes) / secs / 1e6
+const dps = (docs.length * passes) / secs
+console.log(`${docs.length} documents, ${(bytes / 1e6).toFixed(2)} MB, kept ${kept}: ${mbps.toFixed(2)} MB/s, ${dps.toFixed(0)} docs/s (one core)`)
+const reference = 0.66
+console.log(JSON.stringify({
+  metric: "fineweb_filter_chain_throughput",
+  unit: "MB/s per core",
+  ours: +mbps.toFixed(3),
+  reference,
+  reference_name: "datatrove 0.10 FineWeb chain, figure quoted in issue 3 (not run here)",
+  ratio: +(mbps / reference).toFixed(3)
+}))

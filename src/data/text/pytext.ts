@@ -1,0 +1,123 @@
+/**
+ * Python `str` semantics that datatrove's filters rely on. The thresholds compare Python lengths (code points,
+ * not UTF-16 units), Python whitespace (`str.isspace`, wider than JavaScript's `\s` in some places and narrower
+ * in others) and `str.splitlines` boundaries; porting them with JavaScript's built-ins would move decisions on
+ * documents with emoji, NBSP or form feeds.
+ */
+
+/** `str.isspace` for one code point (CPython `Py_UNICODE_ISSPACE`). */
+export const isPySpaceCode = (c: number): boolean =>
+  c === 32 ||
+  (c >= 9 && c <= 13) ||
+  (c >= 0x1c && c <= 0x1f) ||
+  (c > 127 &&
+    (c === 0x85 ||
+      c === 0xa0 ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000))
+
+/** A regex class body matching exactly the characters `str.isspace` accepts. */
+export const PY_SPACE_CLASS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+
+/** `len(s)` in Python: code points. */
+export const pyLen = (s: string): number => {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--
+        i++
+      }
+    }
+  }
+  return n
+}
+
+export const pyStrip = (s: string): string => {
+  let a = 0
+  let b = s.length
+  while (a < b && isPySpaceCode(s.charCodeAt(a))) a++
+  while (b > a && isPySpaceCode(s.charCodeAt(b - 1))) b--
+  return a === 0 && b === s.length ? s : s.slice(a, b)
+}
+
+export const pyLstrip = (s: string): string => {
+  let a = 0
+  while (a < s.length && isPySpaceCode(s.charCodeAt(a))) a++
+  return a === 0 ? s : s.slice(a)
+}
+
+export const pyRstrip = (s: string): string => {
+  let b = s.length
+  while (b > 0 && isPySpaceCode(s.charCodeAt(b - 1))) b--
+  return b === s.length ? s : s.slice(0, b)
+}
+
+/** `str.split()` with no separator: runs of Python whitespace, no empty strings. */
+export const pySplitWhitespace = (s: string): Array<string> => {
+  const out: Array<string> = []
+  let start = -1
+  for (let i = 0; i < s.length; i++) {
+    if (isPySpaceCode(s.charCodeAt(i))) {
+      if (start >= 0) {
+        out.push(s.slice(start, i))
+        start = -1
+      }
+    } else if (start < 0) start = i
+  }
+  if (start >= 0) out.push(s.slice(start))
+  return out
+}
+
+/** Line boundaries of `str.splitlines` (\n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029), ends not kept. */
+export const pySplitlines = (s: string): Array<string> => {
+  const out: Array<string> = []
+  let start = 0
+  const n = s.length
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (
+      c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e || c === 0x85 ||
+      c === 0x2028 || c === 0x2029
+    ) {
+      out.push(s.slice(start, i))
+      if (c === 13 && i + 1 < n && s.charCodeAt(i + 1) === 10) i++
+      start = i + 1
+    }
+  }
+  if (start < n) out.push(s.slice(start))
+  return out
+}
+
+/** Non-overlapping occurrences of `needle`, as `str.count`. */
+export const pyCount = (s: string, needle: string): number => {
+  let n = 0
+  let i = s.indexOf(needle)
+  while (i >= 0) {
+    n++
+    i = s.indexOf(needle, i + needle.length)
+  }
+  return n
+}
+
+const ALPHA_RE = /\p{L}/u
+/** `any(c.isalpha() for c in w)`: Python's isalpha is the Unicode letter categories Lu Ll Lt Lm Lo. */
+export const hasPyAlpha = (w: string): boolean => {
+  for (let i = 0; i < w.length; i++) {
+    const c = w.charCodeAt(i)
+    if (c < 128) {
+      if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return true
+      continue
+    }
+    if (ALPHA_RE.test(String.fromCodePoint(w.codePointAt(i)!))) return true
+    if (c >= 0xd800 && c <= 0xdbff) i++
+  }
+  return false
+}

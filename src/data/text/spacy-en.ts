@@ -1,0 +1,541 @@
+/**
+ * spaCy's rule-based English tokenizer (`spacy.blank("en")`) and its `sentencizer`, reimplemented.
+ *
+ * Why: datatrove ≥ 0.4 counts words with `SpaCyTokenizer("en")` (src/datatrove/utils/word_tokenizers.py, chosen by
+ * assets/tokenizer_assignment.csv for `en`) and counts C4 sentences with spaCy's sentencizer; Gopher, C4 and
+ * FineWeb thresholds compare those counts, so every rule below decides documents.
+ *
+ * Sources (explosion/spaCy f69c32f): the algorithm is `Tokenizer._tokenize_affixes`, `_split_affixes`,
+ * `_attach_tokens` and the special-case pass `_apply_special_cases` in spacy/tokenizer.pyx; the rules are
+ * spacy/lang/punctuation.py (prefixes, suffixes), spacy/lang/en/punctuation.py (infixes),
+ * spacy/lang/tokenizer_exceptions.py (URL pattern, base exceptions, emoticons) and
+ * spacy/lang/en/tokenizer_exceptions.py (contractions, abbreviations); the sentencizer is
+ * spacy/pipeline/sentencizer.pyx. The character tables are in spacy-char-classes.ts.
+ */
+import {
+  ALPHA,
+  ALPHA_LOWER,
+  ALPHA_UPPER,
+  CONCAT_QUOTES,
+  CURRENCY,
+  HYPHENS,
+  LIST_CURRENCY,
+  LIST_ELLIPSES,
+  LIST_ICONS,
+  LIST_PUNCT,
+  LIST_QUOTES,
+  PUNCT,
+  UNITS,
+  URL_PATTERN
+} from "./spacy-char-classes.ts"
+import { isPySpaceCode, PY_SPACE_CLASS, pyStrip } from "./pytext.ts"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Python `re` source → JavaScript (`u` flag). The tables are Python regex sources; JavaScript's unicode mode
+// rejects identity escapes such as `\!` and `\'`, spells astral escapes `\u{…}`, and its `\d \w \S` are ASCII or
+// differently defined, so each is rewritten to the Python (str pattern) meaning.
+// ---------------------------------------------------------------------------------------------------------------
+const SYNTAX = "^$\\.*+?()[]{}|/"
+export const pyRegexToJs = (src: string): string => {
+  let out = ""
+  let inClass = false
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!
+    if (c === "\\") {
+      const n = src[i + 1]!
+      i++
+      if (n === "U") {
+        out += `\\u{${src.slice(i + 1, i + 9).replace(/^0+(?=.)/, "")}}`
+        i += 8
+      } else if (n === "u") {
+        out += "\\u" + src.slice(i + 1, i + 5)
+        i += 4
+      } else if (n === "d") out += "\\p{Nd}"
+      else if (n === "w") out += inClass ? "\\p{L}\\p{N}_" : "[\\p{L}\\p{N}_]"
+      else if (n === "S") {
+        if (inClass) throw new Error("\\S inside a class is not supported")
+        out += `[^${PY_SPACE_CLASS}]`
+      } else if (n === "s") out += inClass ? PY_SPACE_CLASS : `[${PY_SPACE_CLASS}]`
+      else if (/[A-Za-z0-9]/.test(n)) out += "\\" + n
+      else if (SYNTAX.includes(n) || (inClass && n === "-")) out += "\\" + n
+      else out += n
+      continue
+    }
+    if (c === "[" && !inClass) inClass = true
+    else if (c === "]" && inClass) inClass = false
+    out += c
+  }
+  return out
+}
+
+const js = pyRegexToJs
+
+// spacy/lang/punctuation.py TOKENIZER_PREFIXES
+const PREFIXES = ["§", "%", "=", "—", "–", "\\+(?![0-9])", ...LIST_PUNCT, ...LIST_ELLIPSES, ...LIST_QUOTES, ...LIST_CURRENCY, ...LIST_ICONS]
+// spacy/lang/punctuation.py TOKENIZER_SUFFIXES
+const SUFFIXES = [
+  ...LIST_PUNCT,
+  ...LIST_ELLIPSES,
+  ...LIST_QUOTES,
+  ...LIST_ICONS,
+  "'s",
+  "'S",
+  "’s",
+  "’S",
+  "—",
+  "–",
+  "(?<=[0-9])\\+",
+  "(?<=°[FfCcKk])\\.",
+  `(?<=[0-9])(?:${CURRENCY})`,
+  `(?<=[0-9])(?:${UNITS})`,
+  `(?<=[0-9${ALPHA_LOWER}%²\\-\\+${PUNCT}(?:${CONCAT_QUOTES})])\\.`,
+  `(?<=[${ALPHA_UPPER}][${ALPHA_UPPER}])\\.`
+]
+// spacy/lang/en/punctuation.py TOKENIZER_INFIXES (English adds digits before hyphens)
+const INFIXES = [
+  ...LIST_ELLIPSES,
+  ...LIST_ICONS,
+  "(?<=[0-9])[+\\-\\*^](?=[0-9-])",
+  `(?<=[${ALPHA_LOWER}${CONCAT_QUOTES}])\\.(?=[${ALPHA_UPPER}${CONCAT_QUOTES}])`,
+  `(?<=[${ALPHA}]),(?=[${ALPHA}])`,
+  `(?<=[${ALPHA}0-9])(?:${HYPHENS})(?=[${ALPHA}])`,
+  `(?<=[${ALPHA}0-9])[:<>=/](?=[${ALPHA}])`
+]
+
+// spacy/util.py compile_prefix_regex / compile_suffix_regex / compile_infix_regex: empty pieces are dropped.
+const nonEmpty = (pieces: ReadonlyArray<string>) => pieces.filter((p) => pyStrip(p).length > 0)
+const PREFIX_RE = new RegExp(nonEmpty(PREFIXES).map((p) => "^" + js(p)).join("|"), "u")
+const SUFFIX_RE = new RegExp(nonEmpty(SUFFIXES).map((p) => js(p) + "$").join("|"), "u")
+const INFIX_RE = new RegExp(nonEmpty(INFIXES).map(js).join("|"), "gu")
+// `re.compile("(?u)" + URL_PATTERN).match`; the pattern is anchored at both ends already.
+const URL_RE = new RegExp(js(URL_PATTERN), "u")
+
+const findPrefix = (s: string): number => {
+  const m = PREFIX_RE.exec(s)
+  return m === null ? 0 : m[0].length
+}
+const findSuffix = (s: string): number => {
+  const m = SUFFIX_RE.exec(s)
+  return m === null ? 0 : m[0].length
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tokenizer exceptions (special cases): string → the ORTH of each token it becomes.
+// ---------------------------------------------------------------------------------------------------------------
+const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
+
+const baseExceptions = (): Map<string, ReadonlyArray<string>> => {
+  const exc = new Map<string, ReadonlyArray<string>>()
+  for (const orth of [" ", "\t", "\\t", "\n", "\\n", "\u2014", "\u00a0"]) exc.set(orth, [orth])
+  const singles = ["'", '\\")', "<space>", "''", "C++", ..."abcdefghijklmnopqrstuvwxyz".split("").map((c) => c + "."), "ä.", "ö.", "ü."]
+  for (const orth of singles) exc.set(orth, [orth])
+  const emoticons = `:) :-) :)) :-)) :))) :-))) (: (-: =) (= :] :-] [: [-: [= =] :o) (o: :} :-} 8) 8-) (-8 ;) ;-) (; (-;
+:( :-( :(( :-(( :((( :-((( ): )-: =( >:( :') :'-) :'( :'-( :/ :-/ =/ =| :| :-| ]= =[ :1 :P :-P :p :-p :O :-O :o :-o
+:0 :-0 :() >:o :* :-* :3 :-3 =3 :> :-> :X :-X :x :-x :D :-D ;D ;-D =D xD XD xDD XDD 8D 8-D ^_^ ^__^ ^___^ >.< >.>
+<.< ._. ;_; -_- -__- v.v V.V v_v V_V o_o o_O O_o O_O 0_o o_0 0_0 o.O O.o O.O o.o 0.0 o.0 0.o @_@ <3 <33 <333 </3
+(^_^) (-_-) (._.) (>_<) (*_*) (¬_¬) ಠ_ಠ ಠ︵ಠ (ಠ_ಠ) ¯\\(ツ)/¯ (╯°□°）╯︵┻━┻ ><(((*>`.split(/\s+/)
+  for (const orth of emoticons) exc.set(orth, [orth])
+  for (const u of "cfkCFK") exc.set(`°${u}.`, ["°", u, "."])
+  return exc
+}
+
+const englishExceptions = (): Map<string, ReadonlyArray<string>> => {
+  const exc = new Map<string, ReadonlyArray<string>>()
+  const put = (pieces: ReadonlyArray<string>) => exc.set(pieces.join(""), pieces)
+  for (const orth of ["i", "I"]) {
+    put([orth, "'m"])
+    put([orth, "m"])
+    put([orth, "'m", "a"])
+    put([orth, "m", "a"])
+  }
+  for (const pron of ["i", "you", "he", "she", "it", "we", "they"]) {
+    for (const orth of [pron, title(pron)]) {
+      put([orth, "'ll"])
+      put([orth, "ll"])
+      put([orth, "'ll", "'ve"])
+      put([orth, "ll", "ve"])
+      put([orth, "'d"])
+      put([orth, "d"])
+      put([orth, "'d", "'ve"])
+      put([orth, "d", "ve"])
+    }
+  }
+  for (const pron of ["i", "you", "we", "they"]) {
+    for (const orth of [pron, title(pron)]) {
+      put([orth, "'ve"])
+      put([orth, "ve"])
+    }
+  }
+  for (const pron of ["you", "we", "they"]) {
+    for (const orth of [pron, title(pron)]) {
+      put([orth, "'re"])
+      put([orth, "re"])
+    }
+  }
+  for (const pron of ["he", "she", "it"]) {
+    for (const orth of [pron, title(pron)]) {
+      put([orth, "'s"])
+      put([orth, "s"])
+    }
+  }
+  const wWords: ReadonlyArray<readonly [string, "sing" | "plur" | null]> = [
+    ["who", null], ["what", null], ["when", null], ["where", null], ["why", null], ["how", null], ["there", null],
+    ["that", "sing"], ["this", "sing"], ["these", "plur"], ["those", "plur"]
+  ]
+  for (const [word, morph] of wWords) {
+    for (const orth of [word, title(word)]) {
+      if (morph !== "plur") {
+        put([orth, "'s"])
+        put([orth, "s"])
+      }
+      put([orth, "'ll"])
+      put([orth, "ll"])
+      put([orth, "'ll", "'ve"])
+      put([orth, "ll", "ve"])
+      if (morph !== "sing") {
+        put([orth, "'re"])
+        put([orth, "re"])
+        put([orth, "'ve"])
+        put([orth, "ve"])
+      }
+      put([orth, "'d"])
+      put([orth, "d"])
+      put([orth, "'d", "'ve"])
+      put([orth, "d", "ve"])
+    }
+  }
+  for (const verb of ["ca", "could", "do", "does", "did", "had", "may", "might", "must", "need", "ought", "sha", "should", "wo", "would"]) {
+    for (const orth of [verb, title(verb)]) {
+      put([orth, "n't"])
+      put([orth, "nt"])
+      put([orth, "n't", "'ve"])
+      put([orth, "nt", "ve"])
+    }
+  }
+  for (const verb of ["could", "might", "must", "should", "would"]) {
+    for (const orth of [verb, title(verb)]) {
+      put([orth, "'ve"])
+      put([orth, "ve"])
+    }
+  }
+  for (const verb of ["ai", "are", "is", "was", "were", "have", "has", "dare"]) {
+    for (const orth of [verb, title(verb)]) {
+      put([orth, "n't"])
+      put([orth, "nt"])
+    }
+  }
+  for (const word of ["doin", "goin", "nothin", "nuthin", "ol", "somethin"]) {
+    for (const orth of [word, title(word)]) {
+      put([orth])
+      put([orth + "'"])
+    }
+  }
+  for (const word of ["em", "ll", "nuff"]) {
+    put([word])
+    put(["'" + word])
+  }
+  for (let h = 1; h <= 12; h++) {
+    for (const period of ["a.m.", "am", "p.m.", "pm"]) put([`${h}`, period])
+  }
+  for (
+    const pieces of [
+      ["y'", "all"], ["y", "all"], ["how", "'d", "'y"], ["How", "'d", "'y"], ["not", "'ve"], ["not", "ve"], ["Not", "'ve"],
+      ["Not", "ve"], ["can", "not"], ["Can", "not"], ["gon", "na"], ["Gon", "na"], ["got", "ta"], ["Got", "ta"], ["let", "'s"],
+      ["Let", "'s"], ["c'm", "on"], ["C'm", "on"]
+    ]
+  ) put(pieces)
+  const singles = [
+    "'S", "'s", "\u2018S", "\u2018s", "and/or", "w/o", "'re", "'Cause", "'cause", "'cos", "'Cos", "'coz", "'Coz", "'cuz",
+    "'Cuz", "'bout", "ma'am", "Ma'am", "o'clock", "O'clock", "lovin'", "Lovin'", "lovin", "Lovin", "havin'", "Havin'",
+    "havin", "Havin", "doin'", "Doin'", "doin", "Doin", "goin'", "Goin'", "goin", "Goin", "Mt.", "Ak.", "Ala.", "Apr.",
+    "Ariz.", "Ark.", "Aug.", "Calif.", "Colo.", "Conn.", "Dec.", "Del.", "Feb.", "Fla.", "Ga.", "Ia.", "Id.", "Ill.",
+    "Ind.", "Jan.", "Jul.", "Jun.", "Kan.", "Kans.", "Ky.", "La.", "Mar.", "Mass.", "Mich.", "Minn.", "Miss.", "N.C.",
+    "N.D.", "N.H.", "N.J.", "N.M.", "N.Y.", "Neb.", "Nebr.", "Nev.", "Nov.", "Oct.", "Okla.", "Ore.", "Pa.", "S.C.",
+    "Sep.", "Sept.", "Tenn.", "Va.", "Wash.", "Wis.", "'d", "a.m.", "Adm.", "Bros.", "co.", "Co.", "Corp.", "D.C.",
+    "Dr.", "e.g.", "E.g.", "E.G.", "Gen.", "Gov.", "i.e.", "I.e.", "I.E.", "Inc.", "Jr.", "Ltd.", "Md.", "Messrs.",
+    "Mo.", "Mont.", "Mr.", "Mrs.", "Ms.", "p.m.", "Ph.D.", "Prof.", "Rep.", "Rev.", "Sen.", "St.", "vs.", "v.s."
+  ]
+  for (const orth of singles) put([orth])
+  for (
+    const s of ["Ill", "ill", "Its", "its", "Hell", "hell", "Shell", "shell", "Shed", "shed", "were", "Were", "Well", "well", "Whore", "whore"]
+  ) exc.delete(s)
+  return exc
+}
+
+/** `update_exc(BASE_EXCEPTIONS, _exc)`: merge, then add a typographic-apostrophe twin of every entry with `'`. */
+const buildExceptions = (): Map<string, ReadonlyArray<string>> => {
+  const merged = new Map(baseExceptions())
+  for (const [k, v] of englishExceptions()) merged.set(k, v)
+  const out = new Map(merged)
+  for (const [k, v] of merged) {
+    if (k.includes("'")) out.set(k.replaceAll("'", "’"), v.map((p) => p.replaceAll("'", "’")))
+  }
+  return out
+}
+
+export const SPECIALS: ReadonlyMap<string, ReadonlyArray<string>> = buildExceptions()
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tokenizer.
+// ---------------------------------------------------------------------------------------------------------------
+export interface SpacyToken {
+  readonly text: string
+  /** Followed by one consumed space (spaCy's `whitespace_`), which matters for multi-token special cases. */
+  space: boolean
+}
+
+const splitAffixes = (
+  input: string,
+  prefixes: Array<string>,
+  suffixes: Array<string>,
+  withSpecials: boolean
+): string => {
+  let s = input
+  let lastSize = 0
+  while (s.length > 0 && s.length !== lastSize) {
+    if (withSpecials && SPECIALS.has(s)) break
+    lastSize = s.length
+    const preLen = findPrefix(s)
+    let prefix = ""
+    let minusPre = ""
+    if (preLen !== 0) {
+      prefix = s.slice(0, preLen)
+      minusPre = s.slice(preLen)
+      if (minusPre.length > 0 && withSpecials && SPECIALS.has(minusPre)) {
+        s = minusPre
+        prefixes.push(prefix)
+        break
+      }
+    }
+    const sufLen = findSuffix(s.slice(preLen))
+    let suffix = ""
+    let minusSuf = ""
+    if (sufLen !== 0) {
+      suffix = s.slice(s.length - sufLen)
+      minusSuf = s.slice(0, s.length - sufLen)
+      if (minusSuf.length > 0 && withSpecials && SPECIALS.has(minusSuf)) {
+        s = minusSuf
+        suffixes.push(suffix)
+        break
+      }
+    }
+    if (preLen && sufLen && preLen + sufLen <= s.length) {
+      s = s.slice(preLen, s.length - sufLen)
+      prefixes.push(prefix)
+      suffixes.push(suffix)
+    } else if (preLen) {
+      s = minusPre
+      prefixes.push(prefix)
+    } else if (sufLen) {
+      s = minusSuf
+      suffixes.push(suffix)
+    }
+  }
+  return s
+}
+
+const attachTokens = (out: Array<string>, s: string, prefixes: Array<string>, suffixes: Array<string>, withSpecials: boolean) => {
+  for (const p of prefixes) out.push(p)
+  if (s.length > 0) {
+    const special = withSpecials ? SPECIALS.get(s) : undefined
+    if (special !== undefined) for (const p of special) out.push(p)
+    else if (URL_RE.test(s)) out.push(s)
+    else {
+      INFIX_RE.lastIndex = 0
+      let start = 0
+      let found = false
+      for (const m of s.matchAll(INFIX_RE)) {
+        found = true
+        const infixStart = m.index
+        const infixEnd = infixStart + m[0].length
+        // `start_before_infixes` is always 0: an infix at the very start is not split off.
+        if (infixStart === 0) continue
+        if (infixStart !== start) out.push(s.slice(start, infixStart))
+        if (infixStart !== infixEnd) out.push(s.slice(infixStart, infixEnd))
+        start = infixEnd
+      }
+      if (!found) out.push(s)
+      else if (start < s.length) out.push(s.slice(start))
+    }
+  }
+  for (let i = suffixes.length - 1; i >= 0; i--) out.push(suffixes[i]!)
+}
+
+const LETTERS = /^[A-Za-z]+$/
+// A span made only of ASCII letters has no prefix, suffix, infix or URL match (every such rule needs a digit,
+// punctuation or a dot), so it is one token unless it is a special case; skipping the regexes here is what
+// makes word counting fast on English text.
+const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string> => {
+  if (withSpecials) {
+    const special = SPECIALS.get(span)
+    if (special !== undefined) return special
+  }
+  if (LETTERS.test(span)) return [span]
+  const prefixes: Array<string> = []
+  const suffixes: Array<string> = []
+  const rest = splitAffixes(span, prefixes, suffixes, withSpecials)
+  const out: Array<string> = []
+  attachTokens(out, rest, prefixes, suffixes, withSpecials)
+  return out
+}
+
+// spaCy caches span tokenizations too; a bounded cache keeps repeated words cheap without changing results.
+const cache = new Map<string, ReadonlyArray<string>>()
+const CACHE_MAX = 200_000
+const tokenizeSpanCached = (span: string): ReadonlyArray<string> => {
+  let hit = cache.get(span)
+  if (hit === undefined) {
+    hit = tokenizeSpan(span, true)
+    if (cache.size >= CACHE_MAX) cache.clear()
+    cache.set(span, hit)
+  }
+  return hit
+}
+
+/**
+ * `Tokenizer._tokenize_affixes`: split on whitespace runs, except that one ordinary space after a token is
+ * absorbed into that token's `space` flag; any other whitespace run (newlines, a second space) is a token.
+ */
+const tokenizeAffixes = (text: string, withSpecials: boolean): Array<SpacyToken> => {
+  const tokens: Array<SpacyToken> = []
+  const n = text.length
+  if (n === 0) return tokens
+  const push = (span: string) => {
+    const pieces = withSpecials ? tokenizeSpanCached(span) : tokenizeSpan(span, false)
+    for (const p of pieces) tokens.push({ text: p, space: false })
+  }
+  let start = 0
+  let inWs = isPySpaceCode(text.charCodeAt(0))
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    const ws = isPySpaceCode(c)
+    if (ws !== inWs) {
+      if (start < i) push(text.slice(start, i))
+      if (c === 32) {
+        tokens[tokens.length - 1]!.space = true
+        start = i + 1
+      } else start = i
+      inWs = !inWs
+    }
+  }
+  if (start < n) {
+    push(text.slice(start))
+    tokens[tokens.length - 1]!.space = text.charCodeAt(n - 1) === 32 && !inWs
+  }
+  return tokens
+}
+
+// Special cases that the affix rules would split (`faster_heuristics`: those with a prefix, suffix, infix or a
+// space) are also matched as token sequences after tokenization, like spaCy's PhraseMatcher pass. Patterns
+// that map one token to the same one token cannot change the output, so they are left out.
+interface SpecialPattern {
+  readonly tokens: ReadonlyArray<string>
+}
+const buildPatterns = (): Map<string, Array<SpecialPattern>> => {
+  const byFirst = new Map<string, Array<SpecialPattern>>()
+  for (const [orth, pieces] of SPECIALS) {
+    INFIX_RE.lastIndex = 0
+    const affixed = findPrefix(orth) !== 0 || findSuffix(orth) !== 0 || INFIX_RE.test(orth) || orth.includes(" ")
+    INFIX_RE.lastIndex = 0
+    if (!affixed) continue
+    const toks = tokenizeAffixes(orth, false).map((t) => t.text)
+    if (toks.length === 1 && pieces.length === 1 && pieces[0] === toks[0]) continue
+    const list = byFirst.get(toks[0]!) ?? []
+    list.push({ tokens: toks })
+    byFirst.set(toks[0]!, list)
+  }
+  return byFirst
+}
+const PATTERNS = buildPatterns()
+
+const applySpecialCases = (tokens: Array<SpacyToken>): Array<SpacyToken> => {
+  const matches: Array<{ start: number; end: number }> = []
+  for (let i = 0; i < tokens.length; i++) {
+    const candidates = PATTERNS.get(tokens[i]!.text)
+    if (candidates === undefined) continue
+    for (const p of candidates) {
+      if (i + p.tokens.length > tokens.length) continue
+      let ok = true
+      for (let j = 1; j < p.tokens.length; j++) {
+        if (tokens[i + j]!.text !== p.tokens[j]) {
+          ok = false
+          break
+        }
+      }
+      if (ok) matches.push({ start: i, end: i + p.tokens.length })
+    }
+  }
+  if (matches.length === 0) return tokens
+  // `_filter_special_spans`: longest first, then leftmost; a span is kept if neither end token is taken.
+  matches.sort((a, b) => (b.end - b.start) - (a.end - a.start) || a.start - b.start)
+  const seen = new Set<number>()
+  const kept: Array<{ start: number; end: number }> = []
+  for (const m of matches) {
+    if (!seen.has(m.start) && !seen.has(m.end - 1)) kept.push(m)
+    for (let k = m.start; k < m.end; k++) seen.add(k)
+  }
+  kept.sort((a, b) => a.start - b.start)
+  const out: Array<SpacyToken> = []
+  let i = 0
+  for (const m of kept) {
+    while (i < m.start) out.push(tokens[i++]!)
+    let text = ""
+    for (let k = m.start; k < m.end; k++) text += tokens[k]!.text + (k < m.end - 1 && tokens[k]!.space ? " " : "")
+    const special = SPECIALS.get(text)
+    if (special === undefined) {
+      for (let k = m.start; k < m.end; k++) out.push(tokens[k]!)
+    } else {
+      const finalSpace = tokens[m.end - 1]!.space
+      special.forEach((p, j) => out.push({ text: p, space: j === special.length - 1 ? finalSpace : false }))
+    }
+    i = m.end
+  }
+  while (i < tokens.length) out.push(tokens[i++]!)
+  return out
+}
+
+/** `nlp.tokenizer(text)` for `spacy.blank("en")`: every token, whitespace tokens included. */
+export const spacyTokens = (text: string): Array<SpacyToken> => applySpecialCases(tokenizeAffixes(text, true))
+
+/** datatrove `SpaCyTokenizer.word_tokenize`: token texts, stripped, empty ones (whitespace tokens) dropped. */
+export const wordTokenize = (text: string): Array<string> => {
+  const out: Array<string> = []
+  for (const t of spacyTokens(text)) {
+    const s = pyStrip(t.text)
+    if (s.length > 0) out.push(s)
+  }
+  return out
+}
+
+// spacy/pipeline/sentencizer.pyx Sentencizer.default_punct_chars
+const SENT_PUNCT = new Set(
+  Array.from(
+    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？𐩖𐩗𑁇𑁈𑂾𑂿𑃀𑃁𑅁𑅂𑅃𑇅𑇆𑇍𑇞𑇟𑈸𑈹𑈻𑈼𑊩𑑋𑑌𑗂𑗃𑗉𑗊𑗋𑗌𑗍𑗎𑗏𑗐𑗑𑗒𑗓𑗔𑗕𑗖𑗗𑙁𑙂𑜼𑜽𑜾𑩂𑩃𑪛𑪜𑱁𑱂𖩮𖩯𖫵𖬷𖬸𖭄𛲟𝪈｡。"
+  )
+)
+const IS_PUNCT = /^\p{P}+$/u
+
+/** Sentence start indices over `tokens`, as the sentencizer sets them. */
+export const sentenceStarts = (tokens: ReadonlyArray<SpacyToken>): Array<number> => {
+  if (tokens.length === 0) return []
+  const starts = [0]
+  let start = 0
+  let seenPeriod = false
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!.text
+    const inPunctChars = SENT_PUNCT.has(t)
+    if (seenPeriod && !inPunctChars && !IS_PUNCT.test(t)) {
+      if (starts[starts.length - 1] !== start) starts.push(start)
+      start = i
+      seenPeriod = false
+    } else if (inPunctChars) seenPeriod = true
+  }
+  if (starts[starts.length - 1] !== start) starts.push(start)
+  return starts
+}
+
+/**
+ * `len(split_into_sentences(text))` in datatrove (utils/text.py): the number of spans from `span_tokenize`, and 1
+ * when spaCy finds none (an empty text still yields the one piece `text[0:len(text)]`).
+ */
+export const countSentences = (text: string): number => Math.max(1, sentenceStarts(spacyTokens(text)).length)
