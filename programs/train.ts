@@ -4,26 +4,54 @@
  *   npx tsx programs/train.ts --preset tiny --data ids.jsonl --seq-len 64 --batch-size 4 --steps 100 --out runs/tiny
  *   npx tsx programs/train.ts --init path/to/hf-model --data ids.jsonl ... --resume
  *
- * --data is an ids JSONL file: each line {"ids": [...]} one pre-packed sequence of seq_len + 1 tokens, used in
- * file order. Writes OUT/metrics.jsonl (every step) and OUT/checkpoints/step-N (HF folder + trainer state).
+ * --data is an ids JSONL file (each line {"ids": [...]} one pre-packed sequence of seq_len + 1 tokens, used in
+ * file order), a folder of token shards (programs/tokenizer.ts shard), or a mixture
+ * `web=0.9:shards/web,code=0.1:shards/code` sampled by token share with --seed.
+ * Writes OUT/metrics.jsonl (every step) and OUT/checkpoints/step-N (HF folder + trainer state).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, Option, Stream } from "effect"
+import { Console, Effect, FileSystem, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { type PresetName, presets } from "../src/model/config.ts"
 import { smollm2AdamW } from "../src/train/optimizer.ts"
-import { type ModelInit, train } from "../src/train/trainer.ts"
+import type { MixtureSource } from "../src/data/mixture/Mixture.ts"
+import type { ShardError } from "../src/data/shards/format.ts"
+import { listTokenShards } from "../src/data/shards/reader.ts"
+import { type ModelInit, type TrainingData, train } from "../src/train/trainer.ts"
 
 const presetNames = Object.keys(presets) as Array<PresetName>
+
+/** `--data`: a .jsonl file of ids, a folder of token shards, or `name=weight:folder,…` for a mixture. */
+const parseData = (spec: string, seed: number): Effect.Effect<TrainingData, Error | ShardError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    if (spec.endsWith(".jsonl")) return { _tag: "IdsJsonl", path: spec }
+    const parts = spec.split(",").map((part) => {
+      const m = /^([^=]+)=([0-9.eE+-]+):(.+)$/.exec(part)
+      return m === null ? { name: "data", weight: 1, dir: part } : { name: m[1]!, weight: Number(m[2]), dir: m[3]! }
+    })
+    if (parts.length > 1 && parts.some((p) => p.name === "data")) {
+      return yield* Effect.fail(new Error(`--data ${spec}: a mixture is name=weight:folder,name=weight:folder`))
+    }
+    const sources: Array<MixtureSource> = []
+    for (const p of parts) {
+      const shards = yield* listTokenShards(p.dir)
+      if (shards.length === 0) return yield* Effect.fail(new Error(`--data: no .ds token shards in ${p.dir}`))
+      sources.push({ name: p.name, weight: p.weight, shards })
+    }
+    return { _tag: "Mixture", seed, sources }
+  })
 
 const command = Command.make(
   "train",
   {
     init: Flag.String("init").pipe(Flag.withDescription("Start from this Hugging Face model folder"), Flag.optional),
     preset: Flag.Literals("preset", presetNames).pipe(Flag.withDescription("Start from random weights of this shape"), Flag.optional),
-    data: Flag.String("data").pipe(Flag.withDescription("ids JSONL: one {\"ids\": [...]} of seq_len + 1 tokens per line")),
+    data: Flag.String("data").pipe(Flag.withDescription(
+      "ids JSONL (one {\"ids\": [...]} of seq_len + 1 tokens per line), or token shards: a folder of .ds files, " +
+        "or a mixture name=weight:folder,name=weight:folder"
+    )),
     seqLen: Flag.Int("seq-len").pipe(Flag.withDefault(256)),
     batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(4)),
     gradAccum: Flag.Int("grad-accum").pipe(Flag.withDefault(1)),
@@ -48,6 +76,7 @@ const command = Command.make(
       if (init === undefined || (Option.isSome(a.init) && Option.isSome(a.preset))) {
         return yield* Effect.fail(new Error("give exactly one of --init DIR or --preset NAME"))
       }
+      const data = yield* parseData(a.data, a.seed)
       const gpu = yield* Gpu
       yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
       const started = performance.now()
@@ -55,7 +84,7 @@ const command = Command.make(
       yield* train({
         out: a.out,
         init,
-        data: a.data,
+        data,
         seqLen: a.seqLen,
         batchSize: a.batchSize,
         gradAccum: a.gradAccum,

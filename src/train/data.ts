@@ -1,4 +1,5 @@
 import { Effect, FileSystem, Schema, Stream } from "effect"
+import type { MixturePosition } from "../data/mixture/Mixture.ts"
 
 /**
  * Training input as an ids JSONL file: each line `{"ids": [...]}` is one pre-packed sequence of exactly
@@ -13,8 +14,8 @@ export interface TokenBatch {
   /** [batch, seq] flattened. */
   readonly inputs: Int32Array
   readonly targets: Int32Array
-  /** Lines consumed after this batch: the data position a checkpoint stores. */
-  readonly position: number
+  /** Where the data stands after this batch (lines consumed, or the sampler's position): what a checkpoint stores. */
+  readonly position: number | MixturePosition
 }
 
 const IdsLine = Schema.Struct({ ids: Schema.Array(Schema.Int) })

@@ -6,7 +6,9 @@ import { type LlamaConfig, parameterCount } from "../model/config.ts"
 import { makeLlamaGpu } from "../model/llama.gpu.ts"
 import { initWeights, parameterSpecs } from "../model/parameters.ts"
 import { encodeSafetensors, parseSafetensors } from "../model/safetensors.ts"
-import { idsJsonlBatches, TrainingDataError } from "./data.ts"
+import { decodeMixturePosition, makeMixture, type MixtureError, type MixturePosition, type MixtureSource } from "../data/mixture/Mixture.ts"
+import type { ShardError } from "../data/shards/format.ts"
+import { idsJsonlBatches, type TokenBatch, TrainingDataError } from "./data.ts"
 import { type AdamWOptions, makeGpuAdamW } from "./optimizer.ts"
 import { learningRate, type ScheduleOptions } from "./schedule.ts"
 
@@ -18,7 +20,15 @@ export class ResumeError extends Schema.TaggedError<ResumeError>()("ResumeError"
   message: Schema.String
 }) {}
 
-export type TrainError = GpuError | CheckpointError | TrainingDataError | TrainingDiverged | ResumeError
+export type TrainError = GpuError | CheckpointError | TrainingDataError | TrainingDiverged | ResumeError | ShardError | MixtureError
+
+/**
+ * Where the tokens come from: an ids JSONL file of pre-packed sequences (in file order), or the stage's
+ * mixture over token shards (sampled by token share, packed across documents, deterministic from the seed).
+ */
+export type TrainingData =
+  | { readonly _tag: "IdsJsonl"; readonly path: string }
+  | { readonly _tag: "Mixture"; readonly seed: number; readonly sources: ReadonlyArray<MixtureSource> }
 
 export type ModelInit =
   | { readonly _tag: "Config"; readonly config: LlamaConfig; readonly seed: number }
@@ -27,8 +37,7 @@ export type ModelInit =
 export interface TrainOptions {
   readonly out: string
   readonly init: ModelInit
-  /** An ids JSONL file (one pre-packed sequence of seqLen + 1 tokens per line). */
-  readonly data: string
+  readonly data: TrainingData
   readonly seqLen: number
   readonly batchSize: number
   readonly gradAccum: number
@@ -59,8 +68,9 @@ export interface StepMetrics {
 interface TrainerState {
   readonly format: "smol-pipeline trainer_state v1"
   readonly step: number
-  readonly data: string
-  readonly data_position: number
+  readonly data: TrainingData
+  /** Lines consumed (ids JSONL) or the mixture sampler's position. */
+  readonly data_position: number | MixturePosition
   readonly tokens_seen: number
   readonly seq_len: number
   readonly batch_size: number
@@ -90,6 +100,37 @@ export const memoryEstimate = (c: LlamaConfig, batch: number, seq: number): numb
 }
 
 const stepName = (step: number) => `step-${String(step).padStart(8, "0")}`
+
+const mixtureBatches = (
+  data: Extract<TrainingData, { _tag: "Mixture" }>,
+  seqLen: number,
+  batchSize: number,
+  vocabSize: number,
+  from: unknown
+) =>
+  Effect.gen(function*() {
+    const position = from === undefined ? undefined : yield* decodeMixturePosition(from).pipe(
+      Effect.mapError((e) => new ResumeError({ message: `the checkpoint's mixture position is not readable: ${e.message}` }))
+    )
+    const sampler = yield* makeMixture({ seed: data.seed, seqLen, batchSize, sources: data.sources }, position)
+    return sampler.stream.pipe(
+      Stream.mapEffect((batch): Effect.Effect<TokenBatch, TrainingDataError> => {
+        const inputs = new Int32Array(batch.rows * seqLen)
+        const targets = new Int32Array(batch.rows * seqLen)
+        for (let r = 0; r < batch.rows; r++) {
+          for (let t = 0; t < seqLen; t++) {
+            inputs[r * seqLen + t] = batch.tokens[r * batch.width + t]!
+            targets[r * seqLen + t] = batch.tokens[r * batch.width + t + 1]!
+          }
+        }
+        const bad = batch.tokens.find((id) => id >= vocabSize)
+        if (bad !== undefined) {
+          return Effect.fail(new TrainingDataError({ message: `token id ${bad} in source ${batch.sources.join("/")} is outside the model's vocabulary of ${vocabSize}` }))
+        }
+        return Effect.succeed({ inputs, targets, position: batch.position })
+      })
+    )
+  })
 
 export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, Gpu | FileSystem.FileSystem | Path.Path> =>
   Stream.unwrap(Effect.gen(function*() {
@@ -177,7 +218,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
     const flopsPerStep = flopsPerToken(config, o.seqLen) * tokensPerStep
     const gradScale = 1 / tokensPerStep
     let step = startStep
-    let dataPosition = state?.data_position ?? 0
+    let dataPosition: number | MixturePosition = state?.data_position ?? 0
     let tokensSeen = state?.tokens_seen ?? 0
     let lastCheckpoint: string | undefined = resumeFrom
 
@@ -215,7 +256,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       return dir
     })
 
-    const runStep = (batches: ReadonlyArray<{ inputs: Int32Array; targets: Int32Array; position: number }>) =>
+    const runStep = (batches: ReadonlyArray<TokenBatch>) =>
       Effect.gen(function*() {
         const started = performance.now()
         let lossSum = 0
@@ -257,7 +298,10 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       })
 
     if (startStep >= o.steps) return Stream.empty
-    return idsJsonlBatches(o.data, o.seqLen, o.batchSize, config.vocabSize, dataPosition).pipe(
+    const batches: Stream.Stream<TokenBatch, TrainError, FileSystem.FileSystem> = o.data._tag === "IdsJsonl"
+      ? idsJsonlBatches(o.data.path, o.seqLen, o.batchSize, config.vocabSize, typeof dataPosition === "number" ? dataPosition : 0)
+      : yield* mixtureBatches(o.data, o.seqLen, o.batchSize, config.vocabSize, typeof dataPosition === "number" ? undefined : dataPosition)
+    return batches.pipe(
       Stream.grouped(o.gradAccum),
       Stream.filter((group) => group.length === o.gradAccum),
       Stream.take(o.steps - startStep),

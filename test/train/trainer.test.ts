@@ -1,6 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
+import { writeTokenShards } from "../../src/data/shards/writer.ts"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -35,7 +36,7 @@ describe("the training loop", () => {
       const schedule: ScheduleOptions = { kind: "wsd", peak: 2e-2, warmup: 2, totalSteps: 3, decayFraction: 0 }
       const optimizer = { ...smollm2AdamW, clip: 0.5 }
       const metrics = yield* runTrain({
-        out: join(dir, "run"), init: { _tag: "Config", config, seed: 4 }, data: join(dir, "ids.jsonl"),
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 4 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
         seqLen: seq, batchSize: batch, gradAccum: accum, steps: 3, schedule, optimizer,
         saveEvery: 0, saveDtype: "float32", resume: false
       })
@@ -142,7 +143,7 @@ describe("the training loop", () => {
       yield* saveHfModel(join(dir, "init"), { config, weights })
       writeIds(join(dir, "ids.jsonl"), 4, 8, config.vocabSize, 1)
       const error = yield* Effect.flip(runTrain({
-        out: join(dir, "run"), init: { _tag: "HfFolder", dir: join(dir, "init") }, data: join(dir, "ids.jsonl"),
+        out: join(dir, "run"), init: { _tag: "HfFolder", dir: join(dir, "init") }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
         seqLen: 8, batchSize: 2, gradAccum: 1, steps: 2,
         schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 2, decayFraction: 0 }, optimizer: smollm2AdamW,
         saveEvery: 1, saveDtype: "float32", resume: false
@@ -158,11 +159,43 @@ describe("the training loop", () => {
       const config = presets.tiny
       writeFileSync(join(dir, "ids.jsonl"), `${JSON.stringify({ ids: tokenIds(9, 512, 1) })}\n{"ids": [1, 2]}\n`)
       const error = yield* Effect.flip(runTrain({
-        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: join(dir, "ids.jsonl"),
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
         seqLen: 8, batchSize: 2, gradAccum: 1, steps: 1,
         schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 1, decayFraction: 0 }, optimizer: smollm2AdamW,
         saveEvery: 0, saveDtype: "float32", resume: false
       }))
       expect(error.message).toMatch(/ids\.jsonl:2: 2 ids, expected seq_len \+ 1 = 9/)
+    }).pipe(Effect.provide(services)))
+
+  it.effect("trains from a two-source mixture of token shards and resumes it exactly from the sampler's position", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      for (const [name, seed] of [["web", 1], ["code", 2]] as const) {
+        const docs = Array.from({ length: 30 }, (_, i) => tokenIds(5 + ((i * 7) % 23), config.vocabSize, seed * 100 + i))
+        yield* writeTokenShards(Stream.fromIterable(docs), { outputDir: join(dir, name), tokenizerName: "test", vocabSize: config.vocabSize, eosId: 0 })
+      }
+      const shards = (name: string) => readdirSync(join(dir, name)).filter((f) => f.endsWith(".ds")).map((f) => join(dir, name, f))
+      const options = (out: string, resume: boolean): TrainOptions => ({
+        out, init: { _tag: "Config", config, seed: 5 },
+        data: { _tag: "Mixture", seed: 7, sources: [{ name: "web", weight: 0.75, shards: shards("web") }, { name: "code", weight: 0.25, shards: shards("code") }] },
+        seqLen: 12, batchSize: 2, gradAccum: 2, steps: 6,
+        schedule: { kind: "wsd", peak: 3e-3, warmup: 2, totalSteps: 6, decayFraction: 0.5 }, optimizer: smollm2AdamW,
+        saveEvery: 3, saveDtype: "bfloat16", resume
+      })
+      const whole = yield* runTrain(options(join(dir, "whole"), false))
+      expect(whole.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6])
+      // Stop the consumer after step 3 (its checkpoint is written before the step is emitted), then resume.
+      yield* Stream.runCollect(Stream.take(train(options(join(dir, "split"), false)), 3))
+      const rest = yield* runTrain(options(join(dir, "split"), true))
+      expect(rest.map((m) => m.step)).toEqual([4, 5, 6])
+      rest.forEach((m, i) => expect(m.loss).toBe(whole[i + 3]!.loss))
+      for (const file of ["model.safetensors", "trainer_state.safetensors", "trainer_state.json"]) {
+        const a = readFileSync(join(dir, "split", "checkpoints", "step-00000006", file))
+        const b = readFileSync(join(dir, "whole", "checkpoints", "step-00000006", file))
+        expect(a.equals(b), file).toBe(true)
+      }
+      const state = JSON.parse(readFileSync(join(dir, "whole", "checkpoints", "step-00000006", "trainer_state.json"), "utf8")) as { data_position: { batches: number } }
+      expect(state.data_position.batches).toBe(12)
     }).pipe(Effect.provide(services)))
 })
