@@ -221,6 +221,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
     let dataPosition: number | MixturePosition = state?.data_position ?? 0
     let tokensSeen = state?.tokens_seen ?? 0
     let lastCheckpoint: string | undefined = resumeFrom
+    let savedStep = startStep
 
     const saveCheckpoint = Effect.gen(function*() {
       const current = yield* model.readWeights
@@ -253,6 +254,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       })
       yield* writeFolderAtomically(dir, files)
       lastCheckpoint = dir
+      savedStep = step
       return dir
     })
 
@@ -305,7 +307,13 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       Stream.grouped(o.gradAccum),
       Stream.filter((group) => group.length === o.gradAccum),
       Stream.take(o.steps - startStep),
-      Stream.mapEffect(runStep)
+      Stream.mapEffect(runStep),
+      // Data that runs out before --steps ends the run early; its last state is still saved.
+      Stream.concat(Stream.fromEffectDrain(Effect.gen(function*() {
+        if (step === savedStep) return
+        yield* Effect.logWarning(`the data ran out after step ${step} of ${o.steps}; saving a final checkpoint`)
+        yield* saveCheckpoint
+      })))
     )
   }))
 

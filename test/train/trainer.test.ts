@@ -198,4 +198,19 @@ describe("the training loop", () => {
       const state = JSON.parse(readFileSync(join(dir, "whole", "checkpoints", "step-00000006", "trainer_state.json"), "utf8")) as { data_position: { batches: number } }
       expect(state.data_position.batches).toBe(12)
     }).pipe(Effect.provide(services)))
+
+  it.effect("data that runs out before --steps ends the run with a final checkpoint", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      writeIds(join(dir, "ids.jsonl"), 5, 8, config.vocabSize, 3)
+      const metrics = yield* runTrain({
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps: 10,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 10, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 0, saveDtype: "float32", resume: false
+      })
+      expect(metrics.map((m) => m.step)).toEqual([1, 2])
+      expect(readdirSync(join(dir, "run", "checkpoints"))).toEqual(["step-00000002"])
+    }).pipe(Effect.provide(services)))
 })
