@@ -25,6 +25,20 @@ export interface GpuBuffer {
   readonly buffer: GPUBuffer
   readonly bytes: number
   readonly label: string
+  /** Where this buffer starts inside `buffer`, for views (`bufferView`); 0 when absent. */
+  readonly offset?: number
+}
+
+/**
+ * A window of `bytes` bytes at `byteOffset` into another buffer, owned by that buffer's scope. A tensor larger
+ * than the device's binding limit is bound as several views (offsets must be multiples of the device's
+ * minStorageBufferOffsetAlignment, 256 bytes on most adapters).
+ */
+export const bufferView = (of: GpuBuffer, byteOffset: number, bytes: number, label = `${of.label}[${byteOffset}..]`): GpuBuffer => {
+  if (byteOffset < 0 || bytes <= 0 || byteOffset + bytes > of.bytes) {
+    throw new RangeError(`view [${byteOffset}, ${byteOffset + bytes}) lies outside buffer "${of.label}" of ${of.bytes} bytes`)
+  }
+  return { buffer: of.buffer, bytes, label, offset: (of.offset ?? 0) + byteOffset }
 }
 
 export interface Dispatch {
@@ -274,7 +288,7 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
           return p
         })()
         return guarded(`writing buffer "${target.label}"`, () =>
-          device.queue.writeBuffer(target.buffer, byteOffset, padded.buffer, padded.byteOffset, padded.byteLength))
+          device.queue.writeBuffer(target.buffer, (target.offset ?? 0) + byteOffset, padded.buffer, padded.byteOffset, padded.byteLength))
       })
 
     const upload = (data: TypedArray, label = "upload") =>
@@ -289,7 +303,7 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
         const staging = yield* scopedRaw(size, readbackUsage(), `${source.label} (read-back)`)
         yield* guarded(`copying "${source.label}" for read-back`, () => {
           const encoder = device.createCommandEncoder()
-          encoder.copyBufferToBuffer(source.buffer, 0, staging, 0, size)
+          encoder.copyBufferToBuffer(source.buffer, source.offset ?? 0, staging, 0, size)
           device.queue.submit([encoder.finish()])
         })
         yield* awaitGpu(`mapping "${source.label}" for read-back`, "Map", () => staging.mapAsync(GPUMapMode.READ, 0, size))
@@ -343,6 +357,9 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
         }
       }
       for (const b of d.bindings) {
+        if ((b.offset ?? 0) % limits.minStorageBufferOffsetAlignment !== 0) {
+          return gpuError("Limit", `kernel "${d.kernel.label}": view "${b.label}" starts at byte ${b.offset}, not a multiple of ${limits.minStorageBufferOffsetAlignment}`)
+        }
         if (b.bytes > limits.maxStorageBufferBindingSize) {
           return gpuError("Limit", `kernel "${d.kernel.label}": buffer "${b.label}" has ${b.bytes} bytes, over this device's binding limit of ${limits.maxStorageBufferBindingSize}; split the tensor`)
         }
@@ -372,7 +389,7 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
               pass.setPipeline(p)
               pass.setBindGroup(0, device.createBindGroup({
                 layout: p.getBindGroupLayout(0),
-                entries: step.bindings.map((b, binding) => ({ binding, resource: { buffer: b.buffer, size: b.bytes } }))
+                entries: step.bindings.map((b, binding) => ({ binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.bytes } }))
               }))
               const [x, y = 1, z = 1] = step.workgroups
               pass.dispatchWorkgroups(x, y, z)
@@ -381,9 +398,12 @@ export const makeGpu = (options: GpuOptions = defaultGpuOptions): Effect.Effect<
             pass?.end()
             pass = undefined
             if (step._tag === "Copy") {
-              encoder.copyBufferToBuffer(step.from.buffer, step.fromOffset ?? 0, step.to.buffer, step.toOffset ?? 0, step.bytes)
+              encoder.copyBufferToBuffer(
+                step.from.buffer, (step.from.offset ?? 0) + (step.fromOffset ?? 0),
+                step.to.buffer, (step.to.offset ?? 0) + (step.toOffset ?? 0), step.bytes
+              )
             } else {
-              encoder.clearBuffer(step.buffer.buffer, 0, step.buffer.bytes)
+              encoder.clearBuffer(step.buffer.buffer, step.buffer.offset ?? 0, step.buffer.bytes)
             }
           })
           pass?.end()

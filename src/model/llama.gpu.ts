@@ -1,6 +1,6 @@
 import { Effect, type Scope } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
-import type { GpuBuffer, GpuShape, GpuStep } from "../gpu/Gpu.ts"
+import { bufferView, type GpuBuffer, type GpuShape, type GpuStep } from "../gpu/Gpu.ts"
 import { causalSoftmax, causalSoftmaxBackward } from "../gpu/kernels/causal-softmax.ts"
 import { crossEntropy } from "../gpu/kernels/cross-entropy.ts"
 import { binary, binaryOps } from "../gpu/kernels/elementwise.ts"
@@ -40,11 +40,33 @@ export interface LlamaGpu {
 const linear = (rows: number, inFeatures: number, outFeatures: number): MatmulShape =>
   ({ m: rows, n: outFeatures, k: inFeatures, transB: true })
 
+export interface LlamaGpuOptions {
+  /**
+   * The largest tensor one binding may cover (default: the device's maxStorageBufferBindingSize). Larger
+   * tensors — a big vocabulary's embedding and head, the logits of a long batch — are processed in chunks;
+   * tests lower it to exercise the chunked paths on tiny models.
+   */
+  readonly maxBindingBytes?: number
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+
+/** [v0, v1) row ranges of a [rows, cols] f32 tensor, each within `maxBytes` and starting at an aligned byte offset. */
+export const rowChunks = (rows: number, cols: number, maxBytes: number, alignBytes: number): Array<readonly [number, number]> => {
+  const step = alignBytes / 4 / gcd(cols, alignBytes / 4)
+  const per = Math.floor(maxBytes / (cols * 4) / step) * step
+  if (per < 1) throw new RangeError(`rows of ${cols} values cannot be split into aligned bindings of ${maxBytes} bytes`)
+  const chunks: Array<readonly [number, number]> = []
+  for (let v = 0; v < rows; v += per) chunks.push([v, Math.min(rows, v + per)])
+  return chunks
+}
+
 export const makeLlamaGpu = (
   gpu: GpuShape,
   config: LlamaConfig,
   batch: number,
-  seq: number
+  seq: number,
+  options: LlamaGpuOptions = {}
 ): Effect.Effect<LlamaGpu, GpuError, Scope.Scope> =>
   Effect.gen(function*() {
     if (seq > config.maxPositionEmbeddings) {
@@ -82,7 +104,6 @@ export const makeLlamaGpu = (
     const segIds = yield* gpu.buffer(N * 4, "embedding segment ids")
     const segStarts = yield* gpu.buffer((N + 1) * 4, "embedding segment starts")
     const segOrder = yield* gpu.buffer(N * 4, "embedding segment order")
-    let segments = 0
 
     // Activations kept for the backward pass, per layer.
     const resid: Array<GpuBuffer> = []
@@ -100,7 +121,16 @@ export const makeLlamaGpu = (
     }
     const xf = yield* f32(N * C, "final norm out")
     const rstdF = yield* f32(N, "final rstd")
-    const logits = yield* f32(N * V, "logits")
+    // The [vocab, hidden] tables and the logits may exceed one binding: the tables are bound in vocabulary
+    // chunks, and the head runs over row chunks of the batch, each through logits, loss and (when training)
+    // its own backward, so the full [N, vocab] logits never exist at once.
+    const maxBinding = Math.min(options.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize)
+    const vocabChunks = V * C * 4 <= maxBinding ? [[0, V] as const] : rowChunks(V, C, maxBinding, gpu.limits.minStorageBufferOffsetAlignment)
+    const headRows = Math.max(1, Math.min(N, Math.floor(maxBinding / (V * 4))))
+    if (headRows * V * 4 > maxBinding) {
+      return yield* Effect.die(new RangeError(`one row of ${V} logits exceeds the binding limit of ${maxBinding} bytes`))
+    }
+    const logits = yield* f32(headRows * V, "logits (row chunk)")
     const losses = yield* f32(N, "losses")
     // Scratch shared by all layers (used strictly in sequence within one command buffer).
     const tmp = yield* f32(N * C, "scratch [N, C]")
@@ -121,6 +151,14 @@ export const makeLlamaGpu = (
     const dUp = yield* f32(N * F, "grad up")
 
     const head = config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+    const chunked = (buffer: GpuBuffer) =>
+      vocabChunks.length === 1 ? [buffer] : vocabChunks.map(([v0, v1]) => bufferView(buffer, v0 * C * 4, (v1 - v0) * C * 4, `${buffer.label} rows ${v0}..${v1}`))
+    const embedChunks = chunked(P("model.embed_tokens.weight"))
+    const dEmbedChunks = chunked(Gr("model.embed_tokens.weight"))
+    const headChunks = chunked(P(head))
+    const dHeadChunks = chunked(Gr(head))
+    /** Per vocabulary chunk, the range of embedding segments (ids are sorted) it owns; set with the tokens. */
+    let segmentRanges: Array<readonly [number, number]> = []
     const mm = (shape: MatmulShape, a: GpuBuffer, b: GpuBuffer, c: GpuBuffer) => matmul(gpu, shape, a, b, c)
     const acc = (shape: MatmulShape): MatmulShape => ({ ...shape, accumulate: true })
     /** dW[out, in] += dYᵀ·X over the N rows. */
@@ -128,7 +166,8 @@ export const makeLlamaGpu = (
       mm({ m: outF, n: inF, k: N, transA: true, accumulate: true }, dy, x, dw)
 
     const forwardSteps = (): Array<GpuStep> => {
-      const s: Array<GpuStep> = [embeddingForward(gpu, ids, P("model.embed_tokens.weight"), resid[0]!, N, C)]
+      const s: Array<GpuStep> = vocabChunks.map(([v0, v1], j) =>
+        embeddingForward(gpu, ids, embedChunks[j]!, resid[0]!, N, C, vocabChunks.length === 1 ? undefined : [v0, v1]))
       for (let l = 0; l < L; l++) {
         const p = layerPrefix(l)
         const a = layers[l]!
@@ -156,18 +195,36 @@ export const makeLlamaGpu = (
           binary(gpu, binaryOps.add, a.xMid!, [N * C], tmp, [N * C], resid[l + 1]!)
         )
       }
-      s.push(
-        rmsNormForward(gpu, resid[L]!, P("model.norm.weight"), xf, rstdF, N, C, config.rmsNormEps),
-        mm(linear(N, C, V), xf, P(head), logits)
-      )
+      s.push(rmsNormForward(gpu, resid[L]!, P("model.norm.weight"), xf, rstdF, N, C, config.rmsNormEps))
+      return s
+    }
+
+    /**
+     * Logits, loss and — when training — the head's backward, one row chunk at a time: dHead += dlogitsᵀ·xf and
+     * dTmp = dlogits·W (the gradient reaching the final norm), per vocabulary chunk through leading dimensions.
+     */
+    const headSteps = (backward: boolean, gradScale: number): Array<GpuStep> => {
+      const s: Array<GpuStep> = []
+      for (let r0 = 0; r0 < N; r0 += headRows) {
+        const rows = Math.min(headRows, N - r0)
+        vocabChunks.forEach(([v0, v1], j) => {
+          s.push(mm({ m: rows, n: v1 - v0, k: C, transB: true, ldc: V, offsetA: r0 * C, offsetC: v0 }, xf, headChunks[j]!, logits))
+        })
+        s.push(crossEntropy(gpu, logits, targets, losses, rows, V, gradScale, undefined, r0))
+        if (!backward) continue
+        vocabChunks.forEach(([v0, v1], j) => {
+          s.push(
+            mm({ m: v1 - v0, n: C, k: rows, transA: true, lda: V, offsetA: v0, offsetB: r0 * C, accumulate: true }, logits, xf, dHeadChunks[j]!),
+            mm({ m: rows, n: C, k: v1 - v0, lda: V, offsetA: v0, offsetC: r0 * C, accumulate: j > 0 }, logits, headChunks[j]!, dTmp)
+          )
+        })
+      }
       return s
     }
 
     const backwardSteps = (): Array<GpuStep> => {
-      // After cross-entropy, `logits` holds dLoss/dlogits.
+      // headSteps left the gradient w.r.t. the final norm's output in dTmp.
       const s: Array<GpuStep> = [
-        weightGrad(logits, xf, V, C, Gr(head)),
-        mm({ m: N, n: C, k: V }, logits, P(head), dTmp),
         rmsNormWeightGrad(gpu, dTmp, resid[L]!, rstdF, Gr("model.norm.weight"), N, C),
         rmsNormBackward(gpu, dTmp, resid[L]!, P("model.norm.weight"), rstdF, dResid, N, C, false)
       ]
@@ -209,14 +266,17 @@ export const makeLlamaGpu = (
           rmsNormBackward(gpu, dTmp, resid[l]!, P(`${p}.input_layernorm.weight`), a.rstd1!, dResid, N, C, true)
         )
       }
-      s.push(embeddingBackward(gpu, segIds, segStarts, segOrder, dResid, Gr("model.embed_tokens.weight"), segments, C))
+      vocabChunks.forEach(([v0], j) => {
+        const [u0, u1] = segmentRanges[j]!
+        if (u1 > u0) s.push(embeddingBackward(gpu, segIds, segStarts, segOrder, dResid, dEmbedChunks[j]!, u1 - u0, C, u0, v0))
+      })
       return s
     }
 
-    const steps = (options: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => [
+    const steps = (o: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => [
       ...forwardSteps(),
-      crossEntropy(gpu, logits, targets, losses, N, V, options.gradScale),
-      ...(options.backward ? backwardSteps() : [])
+      ...headSteps(o.backward, o.gradScale),
+      ...(o.backward ? backwardSteps() : [])
     ]
 
     const setTokens = (inputs: ArrayLike<number>, target: ArrayLike<number>) =>
@@ -233,7 +293,13 @@ export const makeLlamaGpu = (
           }
         }
         const seg = embeddingSegments(inputs)
-        segments = seg.ids.length
+        // Segments are sorted by id, so each vocabulary chunk owns a contiguous range of them.
+        const firstAtLeast = (id: number) => {
+          let u = 0
+          while (u < seg.ids.length && seg.ids[u]! < id) u++
+          return u
+        }
+        segmentRanges = vocabChunks.map(([v0, v1]) => [firstAtLeast(v0), firstAtLeast(v1)] as const)
         yield* gpu.write(ids, Uint32Array.from(inputs))
         yield* gpu.write(targets, Uint32Array.from(target))
         yield* gpu.write(segIds, seg.ids)

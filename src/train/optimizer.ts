@@ -1,8 +1,8 @@
 import { Effect, type Scope } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
-import type { GpuBuffer, GpuShape, GpuStep } from "../gpu/Gpu.ts"
+import { bufferView, type GpuBuffer, type GpuShape, type GpuStep } from "../gpu/Gpu.ts"
 import { adamw } from "../gpu/kernels/adamw.ts"
-import { clipCoefficient, partialsFor, sumSquaresPartials } from "../gpu/kernels/grad-norm.ts"
+import { CHUNK, clipCoefficient, partialsFor, sumSquaresPartials } from "../gpu/kernels/grad-norm.ts"
 import type { TensorSpec } from "../model/parameters.ts"
 import { elementCount } from "../model/parameters.ts"
 
@@ -33,7 +33,9 @@ export const makeGpuAdamW = (
   specs: ReadonlyArray<TensorSpec>,
   params: ReadonlyMap<string, GpuBuffer>,
   grads: ReadonlyMap<string, GpuBuffer>,
-  options: AdamWOptions
+  options: AdamWOptions,
+  /** Tensors larger than one binding (default: the device's limit) are updated in element chunks. */
+  maxBindingBytes?: number
 ): Effect.Effect<GpuAdamW, GpuError, Scope.Scope> =>
   Effect.gen(function*() {
     const moments = new Map<string, { m: GpuBuffer; v: GpuBuffer }>()
@@ -45,20 +47,36 @@ export const makeGpuAdamW = (
     const partials = yield* gpu.buffer(partialCount * 4, "grad norm partials")
     const clip = yield* gpu.buffer(16, "grad norm and clip")
     const hyper = yield* gpu.buffer(16, "adamw lr and bias corrections")
+    // Element chunks of a whole number of norm partials (256 values = 1 KiB), so views start aligned and each
+    // chunk's partials land where the unchunked tensor's would.
+    const maxBinding = Math.min(maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize)
+    const perChunk = Math.max(CHUNK, Math.floor(maxBinding / 4 / CHUNK) * CHUNK)
+    const chunksOf = (size: number): Array<readonly [number, number]> => {
+      if (size * 4 <= maxBinding) return [[0, size]]
+      const out: Array<readonly [number, number]> = []
+      for (let e = 0; e < size; e += perChunk) out.push([e, Math.min(size, e + perChunk)])
+      return out
+    }
+    const view = (b: GpuBuffer, [e0, e1]: readonly [number, number], size: number) =>
+      e0 === 0 && e1 === size ? b : bufferView(b, e0 * 4, (e1 - e0) * 4, `${b.label} [${e0}, ${e1})`)
     const steps: Array<GpuStep> = []
     let offset = 0
     for (const s of specs) {
-      steps.push(sumSquaresPartials(gpu, grads.get(s.name)!, partials, elementCount(s.shape), offset))
-      offset += partialsFor(elementCount(s.shape))
+      const size = elementCount(s.shape)
+      for (const chunk of chunksOf(size)) {
+        steps.push(sumSquaresPartials(gpu, view(grads.get(s.name)!, chunk, size), partials, chunk[1] - chunk[0], offset + chunk[0] / CHUNK))
+      }
+      offset += partialsFor(size)
     }
     steps.push(clipCoefficient(gpu, partials, partialCount, options.clip, clip))
     for (const s of specs) {
       const { m, v } = moments.get(s.name)!
-      steps.push(adamw(
-        gpu,
-        { beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: s.decay ? options.weightDecay : 0 },
-        params.get(s.name)!, grads.get(s.name)!, m, v, hyper, clip, elementCount(s.shape)
-      ))
+      const size = elementCount(s.shape)
+      const settings = { beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: s.decay ? options.weightDecay : 0 }
+      for (const chunk of chunksOf(size)) {
+        const [p, g, mv, vv] = [params.get(s.name)!, grads.get(s.name)!, m, v].map((b) => view(b, chunk, size))
+        steps.push(adamw(gpu, settings, p!, g!, mv!, vv!, hyper, clip, chunk[1] - chunk[0]))
+      }
     }
     return {
       moments,

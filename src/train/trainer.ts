@@ -50,6 +50,8 @@ export interface TrainOptions {
   readonly saveDtype: "float32" | "bfloat16"
   /** Continue from the newest checkpoint in `out` if there is one. */
   readonly resume: boolean
+  /** Split tensors larger than this across bindings (default: the device's limit); tests lower it. */
+  readonly maxBindingBytes?: number
 }
 
 export interface StepMetrics {
@@ -202,9 +204,10 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
         `for micro-batches of ${o.batchSize}×${o.seqLen}; adapter: ${gpu.adapter.kind} ${gpu.adapter.device || gpu.adapter.description}`
     )
 
-    const model = yield* makeLlamaGpu(gpu, config, o.batchSize, o.seqLen)
+    const binding = o.maxBindingBytes === undefined ? {} : { maxBindingBytes: o.maxBindingBytes }
+    const model = yield* makeLlamaGpu(gpu, config, o.batchSize, o.seqLen, binding)
     const specs = parameterSpecs(config)
-    const optimizer = yield* makeGpuAdamW(gpu, specs, model.params, model.grads, o.optimizer)
+    const optimizer = yield* makeGpuAdamW(gpu, specs, model.params, model.grads, o.optimizer, o.maxBindingBytes)
     yield* model.setWeights(weights)
     if (moments !== undefined) {
       for (const s of specs) {

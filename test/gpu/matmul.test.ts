@@ -1,6 +1,6 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { Gpu } from "../../src/gpu/Gpu.ts"
+import { bufferView, Gpu } from "../../src/gpu/Gpu.ts"
 import { matmul, type MatmulShape, type MatmulVariant, matmulVariantFor } from "../../src/gpu/kernels/matmul.ts"
 import { matmulCpu } from "../../src/gpu/kernels/matmul.cpu.ts"
 import { expectClose, randomArray, rng, testSeed } from "../support/compare.ts"
@@ -62,6 +62,24 @@ layer(Gpu.layer)("matmul on the current adapter", (it) => {
           yield* check({ m: 19, n: 23, k: 16, batch: 5, strideB: 0 }, variant, `broadcast B ${variant}`)
           yield* check({ m: 7, n: 33, k: 12, batch: 3, transA: true, strideA: 0 }, variant, `broadcast Aᵀ ${variant}`)
         }))
+
+      it.effect("works on column blocks of wider matrices through leading dimensions and aligned views", () =>
+        Effect.gen(function*() {
+          const gpu = yield* Gpu
+          // C is the column block [64, 64 + 50) of a [37, 128] matrix; A uses the first 40 of 96 columns;
+          // Bᵀ is stored as rows of 70 of which the first 40 count: all as a head split by vocabulary would be.
+          const [m, n, k, lda, ldb, ldc, col0] = [37, 50, 40, 96, 70, 128, 64]
+          const a = randomArray(next, m * lda)
+          const b = randomArray(next, n * ldb)
+          const c = randomArray(next, m * ldc)
+          const [A, B, C] = [yield* gpu.upload(a, "A"), yield* gpu.upload(b, "B"), yield* gpu.upload(c, "C")]
+          const block = bufferView(C, col0 * 4, ((m - 1) * ldc + n) * 4, "C block")
+          const shape = { m, n, k, lda, ldb, ldc, transB: true, accumulate: true }
+          yield* gpu.run([matmul(gpu, shape, A, B, block, variant)])
+          const want = Float32Array.from(c)
+          want.set(matmulCpu(shape, a, b, c.subarray(col0)).subarray(0, (m - 1) * ldc + n), col0)
+          expectClose(`leading dimensions ${variant}`, yield* gpu.readF32(C), want)
+        }).pipe(Effect.scoped))
 
       it.effect("accumulates alpha·A·B into C, as gradient accumulation does", () =>
         check(

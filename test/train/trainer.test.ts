@@ -27,7 +27,7 @@ const writeIds = (path: string, lines: number, seqLen: number, vocab: number, se
 const runTrain = (o: TrainOptions) => Stream.runCollect(train(o))
 
 describe("the training loop", () => {
-  it.effect("3 AdamW steps with accumulation and clipping match an independent f64 implementation", () =>
+  for (const maxBindingBytes of [undefined, 1024]) it.effect(`3 AdamW steps with accumulation and clipping match an independent f64 implementation${maxBindingBytes === undefined ? "" : " (tensors split across 1 KiB bindings)"}`, () =>
     Effect.gen(function*() {
       const dir = temp()
       const config = microConfig(true)
@@ -38,7 +38,7 @@ describe("the training loop", () => {
       const metrics = yield* runTrain({
         out: join(dir, "run"), init: { _tag: "Config", config, seed: 4 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
         seqLen: seq, batchSize: batch, gradAccum: accum, steps: 3, schedule, optimizer,
-        saveEvery: 0, saveDtype: "float32", resume: false
+        saveEvery: 0, saveDtype: "float32", resume: false, ...(maxBindingBytes === undefined ? {} : { maxBindingBytes })
       })
       expect(metrics.map((m) => m.step)).toEqual([1, 2, 3])
 

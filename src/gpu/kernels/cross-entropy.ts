@@ -9,7 +9,9 @@ import { f32Literal } from "./wgsl.ts"
  */
 export const crossEntropy = (
   gpu: Pick<GpuShape, "adapter" | "limits">, logits: GpuBuffer, targets: GpuBuffer, losses: GpuBuffer,
-  rows: number, vocab: number, gradScale: number, variant: RowVariant = rowVariantFor(gpu, vocab, 3)
+  rows: number, vocab: number, gradScale: number, variant: RowVariant = rowVariantFor(gpu, vocab, 3),
+  /** Row of `targets` and `losses` that logits row 0 belongs to (the head runs in row chunks). */
+  rowBase = 0
 ): Dispatch => {
   const layout = rowLayout(gpu, variant, rows, vocab, 3)
   const g = f32Literal(gradScale)
@@ -20,10 +22,10 @@ const COLS = ${vocab}u;
 ${rowEntry(layout, `${layout.reduce("rowMax", "max", (j) => `X[base + ${j}]`)}
   ${layout.reduce("total", "sum", (j) => `exp(X[base + ${j}] - rowMax)`)}
   let lse = rowMax + log(total);
-  let tgt = T[row];
+  let tgt = T[${rowBase}u + row];
   let targetLogit = X[base + tgt];
-  ${variant === "workgroup" ? "if (lid.x == 0u) { L[row] = lse - targetLogit; }" : "L[row] = lse - targetLogit;"}
+  ${variant === "workgroup" ? `if (lid.x == 0u) { L[${rowBase}u + row] = lse - targetLogit; }` : `L[${rowBase}u + row] = lse - targetLogit;`}
   ${layout.barrier}
   ${layout.forEachColumn((j) => `X[base + ${j}] = (exp(X[base + ${j}] - lse) - select(0.0, 1.0, ${j} == tgt)) * ${g};`)}`)}`
-  return dispatch({ label: `cross-entropy ${rows}×${vocab} (${variant})`, code }, [logits, targets, losses], layout.workgroups)
+  return dispatch({ label: `cross-entropy ${rows}×${vocab} from row ${rowBase} (${variant})`, code }, [logits, targets, losses], layout.workgroups)
 }

@@ -3,8 +3,15 @@ import { grid1d } from "./wgsl.ts"
 
 const WG = 64
 
-/** out[i, :] = table[ids[i], :] for n ids (u32) over a [vocab, c] table. */
-export const embeddingForward = (gpu: Pick<GpuShape, "limits">, ids: GpuBuffer, table: GpuBuffer, out: GpuBuffer, n: number, c: number): Dispatch => {
+/**
+ * out[i, :] = table[ids[i], :] for n ids (u32) over a [vocab, c] table. A table larger than one binding is bound
+ * in vocabulary chunks: `vocabRange` [v0, v1) says which rows `table` holds, and only those ids are written.
+ */
+export const embeddingForward = (
+  gpu: Pick<GpuShape, "limits">, ids: GpuBuffer, table: GpuBuffer, out: GpuBuffer, n: number, c: number,
+  vocabRange?: readonly [number, number]
+): Dispatch => {
+  const [v0, v1] = vocabRange ?? [0, 0xffffffff]
   const [gx, gy] = grid1d(n * c, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
   const code = `@group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> table: array<f32>;
@@ -13,9 +20,11 @@ export const embeddingForward = (gpu: Pick<GpuShape, "limits">, ids: GpuBuffer, 
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * ${gx * WG}u;
   if (i >= ${n * c}u) { return; }
-  out[i] = table[ids[i / ${c}u] * ${c}u + i % ${c}u];
+  let id = ids[i / ${c}u];
+  if (id < ${v0}u || id >= ${v1}u) { return; }
+  out[i] = table[(id - ${v0}u) * ${c}u + i % ${c}u];
 }`
-  return dispatch({ label: `embedding ${n}×${c}`, code }, [ids, table, out], [gx, gy])
+  return dispatch({ label: `embedding ${n}×${c} rows ${v0}..`, code }, [ids, table, out], [gx, gy])
 }
 
 /**
@@ -45,7 +54,11 @@ export const embeddingSegments = (ids: ArrayLike<number>): EmbeddingSegments => 
   return { ids: Uint32Array.from(unique), starts: Uint32Array.from(starts), order }
 }
 
-/** dTable[id, :] += Σ over positions of that id of dOut[pos, :]. */
+/**
+ * dTable[id, :] += Σ over positions of that id of dOut[pos, :]. For a table bound in vocabulary chunks,
+ * `firstSegment` and `segments` select the (contiguous, ids being sorted) segments of ids in the chunk and
+ * `firstId` is the chunk's first vocabulary row.
+ */
 export const embeddingBackward = (
   gpu: Pick<GpuShape, "limits">,
   segmentIds: GpuBuffer,
@@ -54,7 +67,9 @@ export const embeddingBackward = (
   dOut: GpuBuffer,
   dTable: GpuBuffer,
   segments: number,
-  c: number
+  c: number,
+  firstSegment = 0,
+  firstId = 0
 ): Dispatch => {
   const [gx, gy] = grid1d(segments * c, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
   const code = `@group(0) @binding(0) var<storage, read> segmentIds: array<u32>;
@@ -66,11 +81,11 @@ export const embeddingBackward = (
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * ${gx * WG}u;
   if (i >= ${segments * c}u) { return; }
-  let u = i / ${c}u;
+  let u = ${firstSegment}u + i / ${c}u;
   let col = i % ${c}u;
   var acc = 0.0;
   for (var k = starts[u]; k < starts[u + 1u]; k++) { acc += dOut[order[k] * ${c}u + col]; }
-  let at = segmentIds[u] * ${c}u + col;
+  let at = (segmentIds[u] - ${firstId}u) * ${c}u + col;
   dTable[at] = dTable[at] + acc;
 }`
   return dispatch({ label: `embedding backward ${segments}×${c}`, code }, [segmentIds, starts, order, dOut, dTable], [gx, gy])

@@ -22,6 +22,17 @@ export interface MatmulShape {
   readonly alpha?: number
   /** Add into C instead of overwriting it (gradient accumulation). */
   readonly accumulate?: boolean
+  /**
+   * Row lengths of the stored matrices (BLAS leading dimensions), for operands that are column blocks of wider
+   * ones: default K (or M for Aᵀ) for A, N (or K for Bᵀ) for B, and N for C.
+   */
+  readonly lda?: number
+  readonly ldb?: number
+  readonly ldc?: number
+  /** Element offsets of the first matrix inside each binding (rows of a chunk, without aligned views). */
+  readonly offsetA?: number
+  readonly offsetB?: number
+  readonly offsetC?: number
 }
 
 export type MatmulVariant = "register" | "workgroup"
@@ -41,6 +52,8 @@ interface Resolved {
   transA: boolean; transB: boolean
   strideA: number; strideB: number; strideC: number
   alpha: number; accumulate: boolean
+  lda: number; ldb: number; ldc: number
+  offsetA: number; offsetB: number; offsetC: number
 }
 
 const resolve = (s: MatmulShape): Resolved => ({
@@ -52,7 +65,13 @@ const resolve = (s: MatmulShape): Resolved => ({
   strideB: s.strideB ?? s.k * s.n,
   strideC: s.strideC ?? s.m * s.n,
   alpha: s.alpha ?? 1,
-  accumulate: s.accumulate ?? false
+  accumulate: s.accumulate ?? false,
+  lda: s.lda ?? (s.transA ? s.m : s.k),
+  ldb: s.ldb ?? (s.transB ? s.k : s.n),
+  ldc: s.ldc ?? s.n,
+  offsetA: s.offsetA ?? 0,
+  offsetB: s.offsetB ?? 0,
+  offsetC: s.offsetC ?? 0
 })
 
 const header = (r: Resolved) => `
@@ -62,6 +81,9 @@ const header = (r: Resolved) => `
 const M = ${r.m}u;
 const N = ${r.n}u;
 const K = ${r.k}u;
+const LDA = ${r.lda}u;
+const LDB = ${r.ldb}u;
+const LDC = ${r.ldc}u;
 `
 
 const store = (r: Resolved, idx: string, value: string) =>
@@ -99,16 +121,16 @@ const registerKernel = (r: Resolved, t: RegisterTiling): { code: string; workgro
   const { tm: TM, tn: TN, wx: WX, wy: WY } = t
   const rows = Array.from({ length: TM }, (_, i) => i)
   const cols = Array.from({ length: TN }, (_, j) => j)
-  const aIndex = (i: number) => r.transA ? `aBase + k * M + r${i}` : `aBase + r${i} * K + k`
-  const bIndex = (j: number) => r.transB ? `bBase + c${j} * K + k` : `bBase + k * N + c${j}`
+  const aIndex = (i: number) => r.transA ? `aBase + k * LDA + r${i}` : `aBase + r${i} * LDA + k`
+  const bIndex = (j: number) => r.transB ? `bBase + c${j} * LDB + k` : `bBase + k * LDB + c${j}`
   const code = `${header(r)}
 @compute @workgroup_size(${WX}, ${WY}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let row0 = (wid.y * ${WY}u + lid.y) * ${TM}u;
   let col0 = wid.x * ${WX * TN}u + lid.x;
-  let aBase = wid.z * ${r.strideA}u;
-  let bBase = wid.z * ${r.strideB}u;
-  let cBase = wid.z * ${r.strideC}u;
+  let aBase = wid.z * ${r.strideA}u + ${r.offsetA}u;
+  let bBase = wid.z * ${r.strideB}u + ${r.offsetB}u;
+  let cBase = wid.z * ${r.strideC}u + ${r.offsetC}u;
 ${rows.map((i) => `  let r${i} = min(row0 + ${i}u, M - 1u);`).join("\n")}
 ${cols.map((j) => `  let c${j} = min(col0 + ${j * WX}u, N - 1u);`).join("\n")}
 ${rows.map((i) => cols.map((j) => `  var acc${i}_${j} = 0.0;`).join("\n")).join("\n")}
@@ -117,7 +139,7 @@ ${rows.map((i) => `    let a${i} = A[${aIndex(i)}];`).join("\n")}
 ${cols.map((j) => `    let b${j} = B[${bIndex(j)}];`).join("\n")}
 ${rows.map((i) => cols.map((j) => `    acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join("\n")).join("\n")}
   }
-${rows.map((i) => cols.map((j) => `  if (row0 + ${i}u < M && col0 + ${j * WX}u < N) { ${store(r, `cBase + (row0 + ${i}u) * N + col0 + ${j * WX}u`, `acc${i}_${j}`)} }`).join("\n")).join("\n")}
+${rows.map((i) => cols.map((j) => `  if (row0 + ${i}u < M && col0 + ${j * WX}u < N) { ${store(r, `cBase + (row0 + ${i}u) * LDC + col0 + ${j * WX}u`, `acc${i}_${j}`)} }`).join("\n")).join("\n")}
 }
 `
   return {
@@ -134,8 +156,8 @@ const BK = 16
 const T = 4
 
 const workgroupKernel = (r: Resolved): { code: string; workgroups: [number, number, number] } => {
-  const aLoad = r.transA ? `A[aBase + gk * M + gr]` : `A[aBase + gr * K + gk]`
-  const bLoad = r.transB ? `B[bBase + gc * K + gk]` : `B[bBase + gk * N + gc]`
+  const aLoad = r.transA ? `A[aBase + gk * LDA + gr]` : `A[aBase + gr * LDA + gk]`
+  const bLoad = r.transB ? `B[bBase + gc * LDB + gk]` : `B[bBase + gk * LDB + gc]`
   const code = `${header(r)}
 var<workgroup> As: array<f32, ${BK * BM}>;
 var<workgroup> Bs: array<f32, ${BK * BN}>;
@@ -144,9 +166,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tid = lid.y * 16u + lid.x;
   let blockRow = wid.y * ${BM}u;
   let blockCol = wid.x * ${BN}u;
-  let aBase = wid.z * ${r.strideA}u;
-  let bBase = wid.z * ${r.strideB}u;
-  let cBase = wid.z * ${r.strideC}u;
+  let aBase = wid.z * ${r.strideA}u + ${r.offsetA}u;
+  let bBase = wid.z * ${r.strideB}u + ${r.offsetB}u;
+  let cBase = wid.z * ${r.strideC}u + ${r.offsetC}u;
   var acc: array<array<f32, ${T}>, ${T}>;
   for (var k0 = 0u; k0 < K; k0 += ${BK}u) {
     for (var l = 0u; l < ${(BM * BK) / 256}u; l++) {
@@ -186,7 +208,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     for (var j = 0u; j < ${T}u; j++) {
       let row = blockRow + lid.y + i * 16u;
       let col = blockCol + lid.x + j * 16u;
-      if (row < M && col < N) { ${store(r, "cBase + row * N + col", "acc[i][j]")} }
+      if (row < M && col < N) { ${store(r, "cBase + row * LDC + col", "acc[i][j]")} }
     }
   }
 }
@@ -194,7 +216,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   return { code, workgroups: [Math.ceil(r.n / BN), Math.ceil(r.m / BM), r.batch] }
 }
 
-const validate = (r: Resolved) => assertPositiveInts("matmul", { m: r.m, n: r.n, k: r.k, batch: r.batch })
+const validate = (r: Resolved) => {
+  assertPositiveInts("matmul", { m: r.m, n: r.n, k: r.k, batch: r.batch, lda: r.lda, ldb: r.ldb, ldc: r.ldc })
+  if (r.lda < (r.transA ? r.m : r.k) || r.ldb < (r.transB ? r.k : r.n) || r.ldc < r.n) {
+    throw new RangeError(`matmul: a leading dimension is shorter than its rows (lda ${r.lda}, ldb ${r.ldb}, ldc ${r.ldc})`)
+  }
+}
 
 export const matmulKernel = (
   shape: MatmulShape,
