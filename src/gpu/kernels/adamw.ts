@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { f32Literal, grid1d } from "./wgsl.ts"
+import { f32Literal, flatKernel } from "./wgsl.ts"
 
 export interface AdamWSettings {
   readonly beta1: number
@@ -20,18 +20,12 @@ export const adamw = (
   gpu: Pick<GpuShape, "limits">, s: AdamWSettings, p: GpuBuffer, g: GpuBuffer, m: GpuBuffer, v: GpuBuffer,
   hyper: GpuBuffer, clip: GpuBuffer, size: number
 ): Dispatch => {
-  const WG = 64
-  const [gx, gy] = grid1d(size, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read_write> P: array<f32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, size, `@group(0) @binding(0) var<storage, read_write> P: array<f32>;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> M: array<f32>;
 @group(0) @binding(3) var<storage, read_write> V: array<f32>;
 @group(0) @binding(4) var<storage, read> HYPER: array<f32>;
-@group(0) @binding(5) var<storage, read> CLIP: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * ${gx * WG}u;
-  if (i >= ${size}u || CLIP[2] != 0.0) { return; }
+@group(0) @binding(5) var<storage, read> CLIP: array<f32>;`, `  if (CLIP[2] != 0.0) { return; }
   let lr = HYPER[0];
   let grad = G[i] * CLIP[1];
   let m = ${f32Literal(s.beta1)} * M[i] + ${f32Literal(1 - s.beta1)} * grad;
@@ -39,7 +33,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   M[i] = m;
   V[i] = v;
   let decayed = P[i] * (1.0 - lr * ${f32Literal(s.weightDecay)});
-  P[i] = decayed - (lr / HYPER[1]) * m / (sqrt(v) / HYPER[2] + ${f32Literal(s.eps)});
-}`
-  return dispatch({ label: `adamw ×${size}`, code }, [p, g, m, v, hyper, clip], [gx, gy])
+  P[i] = decayed - (lr / HYPER[1]) * m / (sqrt(v) / HYPER[2] + ${f32Literal(s.eps)});`)
+  return dispatch({ label: `adamw ×${size}`, code }, [p, g, m, v, hyper, clip], workgroups)
 }

@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { f32Literal, grid1d } from "./wgsl.ts"
+import { f32Literal, flatKernel } from "./wgsl.ts"
 
 /**
  * Elementwise kernels. Each op is written once as a WGSL expression and once as its JavaScript twin
@@ -79,29 +79,16 @@ export const broadcastStrides = (shape: Shape, outShape: Shape): Array<number> =
   return strides
 }
 
-const WG = 64
-
-const flatIndex = (workgroupsX: number) => `gid.x + gid.y * ${workgroupsX * WG}u`
-
 /** out = op(x), `size` elements (in place is allowed: pass the same buffer twice). */
 export const unary = (gpu: Pick<GpuShape, "limits">, op: UnaryOp, x: GpuBuffer, out: GpuBuffer, size: number): Dispatch => {
-  const [gx, gy] = grid1d(size, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const inPlace = x.buffer === out.buffer
-  const code = inPlace
-    ? `@group(0) @binding(0) var<storage, read_write> Y: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = ${flatIndex(gx)};
-  if (i < ${size}u) { let x = Y[i]; Y[i] = ${op.wgsl("x")}; }
-}`
-    : `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = ${flatIndex(gx)};
-  if (i < ${size}u) { let x = X[i]; Y[i] = ${op.wgsl("x")}; }
-}`
-  return dispatch({ label: `${op.name} ×${size}`, code }, inPlace ? [out] : [x, out], [gx, gy])
+  const inPlace = x.buffer === out.buffer && (x.offset ?? 0) === (out.offset ?? 0)
+  const { code, workgroups } = inPlace
+    ? flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, size, "@group(0) @binding(0) var<storage, read_write> Y: array<f32>;", `  let x = Y[i];
+  Y[i] = ${op.wgsl("x")};`)
+    : flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, size, `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;`, `  let x = X[i];
+  Y[i] = ${op.wgsl("x")};`)
+  return dispatch({ label: `${op.name} ×${size}`, code }, inPlace ? [out] : [x, out], workgroups)
 }
 
 /**
@@ -121,7 +108,6 @@ export const binary = (
   const size = sizeOf(outShape)
   const sa = broadcastStrides(aShape, outShape)
   const sb = broadcastStrides(bShape, outShape)
-  const [gx, gy] = grid1d(size, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
   const same = (x: Shape) => x.length === outShape.length && x.every((d, i) => d === outShape[i])
   // Decompose the flat output index into coordinates only when an operand is actually broadcast.
   const lines: Array<string> = []
@@ -140,19 +126,13 @@ export const binary = (
     ia = "ia"
     ib = "ib"
   }
-  const code = `@group(0) @binding(0) var<storage, read> A: array<f32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, size, `@group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = ${flatIndex(gx)};
-  if (i >= ${size}u) { return; }
-  ${lines.join("\n  ")}
-  Y[i] = ${op.wgsl(`A[${ia}]`, `B[${ib}]`)};
-}`
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;`, `  ${lines.join("\n  ")}
+  Y[i] = ${op.wgsl(`A[${ia}]`, `B[${ib}]`)};`)
   return dispatch(
     { label: `${op.name} [${aShape.join("×")}]·[${bShape.join("×")}]`, code },
     [a, b, out],
-    [gx, gy]
+    workgroups
   )
 }

@@ -1,7 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { grid1d } from "./wgsl.ts"
-
-const WG = 64
+import { flatKernel } from "./wgsl.ts"
 
 /**
  * out[i, :] = table[ids[i], :] for n ids (u32) over a [vocab, c] table. A table larger than one binding is bound
@@ -12,19 +10,12 @@ export const embeddingForward = (
   vocabRange?: readonly [number, number]
 ): Dispatch => {
   const [v0, v1] = vocabRange ?? [0, 0xffffffff]
-  const [gx, gy] = grid1d(n * c, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read> ids: array<u32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, n * c, `@group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> table: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * ${gx * WG}u;
-  if (i >= ${n * c}u) { return; }
-  let id = ids[i / ${c}u];
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`, `  let id = ids[i / ${c}u];
   if (id < ${v0}u || id >= ${v1}u) { return; }
-  out[i] = table[(id - ${v0}u) * ${c}u + i % ${c}u];
-}`
-  return dispatch({ label: `embedding ${n}×${c} rows ${v0}..`, code }, [ids, table, out], [gx, gy])
+  out[i] = table[(id - ${v0}u) * ${c}u + i % ${c}u];`)
+  return dispatch({ label: `embedding ${n}×${c} rows ${v0}..`, code }, [ids, table, out], workgroups)
 }
 
 /**
@@ -71,22 +62,15 @@ export const embeddingBackward = (
   firstSegment = 0,
   firstId = 0
 ): Dispatch => {
-  const [gx, gy] = grid1d(segments * c, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read> segmentIds: array<u32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, segments * c, `@group(0) @binding(0) var<storage, read> segmentIds: array<u32>;
 @group(0) @binding(1) var<storage, read> starts: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
 @group(0) @binding(3) var<storage, read> dOut: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dTable: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * ${gx * WG}u;
-  if (i >= ${segments * c}u) { return; }
-  let u = ${firstSegment}u + i / ${c}u;
+@group(0) @binding(4) var<storage, read_write> dTable: array<f32>;`, `  let u = ${firstSegment}u + i / ${c}u;
   let col = i % ${c}u;
   var acc = 0.0;
   for (var k = starts[u]; k < starts[u + 1u]; k++) { acc += dOut[order[k] * ${c}u + col]; }
   let at = (segmentIds[u] - ${firstId}u) * ${c}u + col;
-  dTable[at] = dTable[at] + acc;
-}`
-  return dispatch({ label: `embedding backward ${segments}×${c}`, code }, [segmentIds, starts, order, dOut, dTable], [gx, gy])
+  dTable[at] = dTable[at] + acc;`)
+  return dispatch({ label: `embedding backward ${segments}×${c}`, code }, [segmentIds, starts, order, dOut, dTable], workgroups)
 }

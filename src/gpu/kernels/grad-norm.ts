@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { f32Literal, grid1d, softwareLoopBudget } from "./wgsl.ts"
+import { f32Literal, flatKernel, softwareLoopBudget } from "./wgsl.ts"
 
 /**
  * The global gradient norm without a read-back: each tensor writes sums of squares of 256-element chunks into
@@ -11,21 +11,12 @@ export const CHUNK = 256
 export const partialsFor = (size: number): number => Math.ceil(size / CHUNK)
 
 export const sumSquaresPartials = (gpu: Pick<GpuShape, "limits">, x: GpuBuffer, partials: GpuBuffer, size: number, offset: number): Dispatch => {
-  const WG = 64
-  const count = partialsFor(size)
-  const [gx, gy] = grid1d(count, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> PART: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x + gid.y * ${gx * WG}u;
-  if (c >= ${count}u) { return; }
-  var acc = 0.0;
-  let end = min((c + 1u) * ${CHUNK}u, ${size}u);
-  for (var i = c * ${CHUNK}u; i < end; i++) { acc += X[i] * X[i]; }
-  PART[${offset}u + c] = acc;
-}`
-  return dispatch({ label: `sum of squares ×${size}`, code }, [x, partials], [gx, gy])
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, partialsFor(size), `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> PART: array<f32>;`, `  var acc = 0.0;
+  let end = min((i + 1u) * ${CHUNK}u, ${size}u);
+  for (var e = i * ${CHUNK}u; e < end; e++) { acc += X[e] * X[e]; }
+  PART[${offset}u + i] = acc;`)
+  return dispatch({ label: `sum of squares ×${size}`, code }, [x, partials], workgroups)
 }
 
 export const clipCoefficient = (

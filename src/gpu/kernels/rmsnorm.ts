@@ -1,6 +1,6 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
 import { rowEntry, rowLayout, type RowVariant, rowVariantFor } from "./rows.ts"
-import { f32Literal, grid1d, softwareLoopBudget } from "./wgsl.ts"
+import { f32Literal, flatKernel, softwareLoopBudget } from "./wgsl.ts"
 
 type G = Pick<GpuShape, "adapter" | "limits">
 
@@ -52,19 +52,11 @@ export const rmsNormWeightGrad = (gpu: G, dy: GpuBuffer, x: GpuBuffer, rstd: Gpu
   if (gpu.adapter.kind === "software" && rows >= softwareLoopBudget) {
     throw new RangeError(`rmsnorm weight gradient over ${rows} rows exceeds llvmpipe's loop budget; use smaller micro-batches`)
   }
-  const WG = 64
-  const [gx, gy] = grid1d(cols, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, cols, `@group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> R: array<f32>;
-@group(0) @binding(3) var<storage, read_write> DW: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x + gid.y * ${gx * WG}u;
-  if (c >= ${cols}u) { return; }
-  var acc = 0.0;
-  for (var r = 0u; r < ${rows}u; r++) { acc += DY[r * ${cols}u + c] * X[r * ${cols}u + c] * R[r]; }
-  DW[c] = DW[c] + acc;
-}`
-  return dispatch({ label: `rmsnorm weight grad ${rows}×${cols}`, code }, [dy, x, rstd, dw], [gx, gy])
+@group(0) @binding(3) var<storage, read_write> DW: array<f32>;`, `  var acc = 0.0;
+  for (var r = 0u; r < ${rows}u; r++) { acc += DY[r * ${cols}u + i] * X[r * ${cols}u + i] * R[r]; }
+  DW[i] = DW[i] + acc;`)
+  return dispatch({ label: `rmsnorm weight grad ${rows}×${cols}`, code }, [dy, x, rstd, dw], workgroups)
 }

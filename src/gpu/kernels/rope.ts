@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { grid1d } from "./wgsl.ts"
+import { flatKernel } from "./wgsl.ts"
 
 /**
  * Rotary embedding in HF's rotate-half layout, in place over x = [rows, heads·D] where row i is position
@@ -11,17 +11,9 @@ export const rope = (
   rows: number, seq: number, heads: number, headDim: number, inverse: boolean
 ): Dispatch => {
   const half = headDim / 2
-  const WG = 64
-  const total = rows * heads * half
-  const [gx, gy] = grid1d(total, WG, gpu.limits.maxComputeWorkgroupsPerDimension)
-  const code = `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+  const { code, workgroups } = flatKernel(gpu.limits.maxComputeWorkgroupsPerDimension, rows * heads * half, `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<storage, read> COS: array<f32>;
-@group(0) @binding(2) var<storage, read> SIN: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * ${gx * WG}u;
-  if (i >= ${total}u) { return; }
-  let j = i % ${half}u;
+@group(0) @binding(2) var<storage, read> SIN: array<f32>;`, `  let j = i % ${half}u;
   let head = (i / ${half}u) % ${heads}u;
   let row = i / ${half * heads}u;
   let t = row % ${seq}u;
@@ -31,7 +23,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let a = X[o];
   let b = X[o + ${half}u];
   X[o] = a * c - b * s;
-  X[o + ${half}u] = b * c + a * s;
-}`
-  return dispatch({ label: `rope${inverse ? " backward" : ""} ${rows}×${heads}×${headDim}`, code }, [x, cos, sin], [gx, gy])
+  X[o + ${half}u] = b * c + a * s;`)
+  return dispatch({ label: `rope${inverse ? " backward" : ""} ${rows}×${heads}×${headDim}`, code }, [x, cos, sin], workgroups)
 }

@@ -32,3 +32,27 @@ export const grid1d = (invocations: number, workgroupSize: number, maxPerDimensi
  * 25,534). Kernels that may run on a software adapter keep each invocation's total under this budget.
  */
 export const softwareLoopBudget = 65535
+
+const FLAT_WORKGROUP = 64
+
+/**
+ * The entry point of a kernel with one invocation per element: `body` runs with `i` (u32) for every i < size,
+ * over a 2-D grid when one dimension would exceed the device's workgroup count. Declarations (bindings,
+ * constants) go in `decls`.
+ */
+export const flatKernel = (
+  maxWorkgroupsPerDimension: number,
+  size: number,
+  decls: string,
+  body: string
+): { readonly code: string; readonly workgroups: [number, number] } => {
+  const [gx, gy] = grid1d(size, FLAT_WORKGROUP, maxWorkgroupsPerDimension)
+  const code = `${decls}
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * ${gx * FLAT_WORKGROUP}u;
+  if (i >= ${size}u) { return; }
+${body}
+}`
+  return { code, workgroups: [gx, gy] }
+}
