@@ -1,0 +1,525 @@
+/**
+ * MinHash near-deduplication as datatrove's four stages (src/datatrove/pipeline/dedup/minhash.py at
+ * huggingface/datatrove a649de7), with the same files between stages:
+ *
+ *   1. signatures  (N tasks)  bucket_<b:03d>/<rank:05d>.minhash.sig — records `<8Q I` (8 min-hashes, doc index),
+ *                             sorted; documents with fewer than n_grams words get none (datatrove skips them)
+ *   2. buckets     (buckets × workers_per_bucket tasks)  <bucket:05d>_<worker:02d>.dups — `<4I` pairs of
+ *                             (task, doc) whose bucket signatures are equal, adjacent in sorted order
+ *   3. cluster     (1 task)   union-find over the pairs; <task:06d>.remove — `<I` indices of every document that
+ *                             is not its cluster's root (datatrove's union by size, same tie-breaking)
+ *   4. filter      (N tasks)  drops those documents (dedup/filter.ts)
+ *
+ * FineWeb's parameters are MinhashConfig's defaults: 5-word shingles of `simplify_text(text)` split by the
+ * language's word tokenizer (spaCy English), 14 buckets × 8 hashes, 64-bit hashes (xxhash64 of the shingle;
+ * examples/fineweb.py switched to sha1 — `hashFc: "sha1"`), permutations (h·a + b) mod 2^64 mod (2^61 − 1) with
+ * a, b from numpy RandomState(1). The uint64 product wraps because numpy multiplies in uint64; that wrap is part
+ * of the hash family and is reproduced exactly.
+ *
+ * Addition: stage 1 also writes ids/<rank:05d>.jsonl so stage 3 can name the document each removed one duplicates.
+ */
+import { Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import * as path from "node:path"
+import type { Document } from "../Document.ts"
+import { ConfigError, type WriteError } from "../errors.ts"
+import type { StatsCollector } from "../stats.ts"
+import { DEFAULT_TEXT_NORM, simplifyText, type TextNormConfig } from "../text/datatrove-text.ts"
+import { wordTokenize } from "../text/spacy-en.ts"
+import { AtomicFile, idTablePath, pad, type Removal, resolveIds, wrapConfig, wrapWrite, writeRemovals } from "./files.ts"
+import { ReaderHeap, RecordReader } from "./merge.ts"
+import { MT19937 } from "./mt19937.ts"
+import { xxh64Into } from "./xxhash64.ts"
+
+export interface MinhashConfig {
+  readonly nGrams: number
+  readonly numBuckets: number
+  readonly hashesPerBucket: number
+  readonly seed: number
+  readonly norm: TextNormConfig
+  readonly hashFc: "xxhash" | "sha1"
+}
+
+/** datatrove MinhashConfig() defaults = FineWeb's values. */
+export const defaultMinhashConfig: MinhashConfig = {
+  nGrams: 5,
+  numBuckets: 14,
+  hashesPerBucket: 8,
+  seed: 1,
+  norm: DEFAULT_TEXT_NORM,
+  hashFc: "xxhash"
+}
+
+export const MERSENNE_PRIME = (1n << 61n) - 1n
+
+export interface MinhashParameters {
+  readonly a: ReadonlyArray<bigint>
+  readonly b: ReadonlyArray<bigint>
+  readonly aLo: Uint32Array
+  readonly aHi: Uint32Array
+  readonly bLo: Uint32Array
+  readonly bHi: Uint32Array
+}
+
+/** `gen = RandomState(seed); a = gen.randint(1, p, size=n); b = gen.randint(0, p, size=n)` (uint64). */
+export const minhashParameters = (config: MinhashConfig = defaultMinhashConfig): MinhashParameters => {
+  const n = config.numBuckets * config.hashesPerBucket
+  const gen = new MT19937(config.seed)
+  const a = gen.randintUint64(1n, MERSENNE_PRIME, n)
+  const b = gen.randintUint64(0n, MERSENNE_PRIME, n)
+  const lo = (xs: ReadonlyArray<bigint>) => Uint32Array.from(xs, (x) => Number(x & 0xffffffffn))
+  const hi = (xs: ReadonlyArray<bigint>) => Uint32Array.from(xs, (x) => Number(x >> 32n))
+  return { a, b, aLo: lo(a), aHi: hi(a), bLo: lo(b), bHi: hi(b) }
+}
+
+/** The n-gram strings datatrove hashes: `" ".join(x) for x in ngrams(word_tokenize(simplify_text(text)), n)`. */
+export const shingleTexts = (text: string, config: MinhashConfig = defaultMinhashConfig): Array<string> => {
+  const words = wordTokenize(simplifyText(text, config.norm))
+  const out: Array<string> = []
+  for (let i = 0; i + config.nGrams <= words.length; i++) out.push(words.slice(i, i + config.nGrams).join(" "))
+  return out
+}
+
+const INV32 = 1 / 4294967296
+
+/**
+ * Signatures of documents, reusing buffers across calls. The inner loop computes, for each of the 112 (a, b)
+ * and every shingle h, ((h·a mod 2^64) + b mod 2^64) mod (2^61 − 1) on 32-bit halves and keeps the minimum.
+ * Why not BigInt: ~100 allocations per shingle-hash pair; this loop is the stage's cost.
+ */
+export class MinhashSignatures {
+  readonly params: MinhashParameters
+  readonly numHashes: number
+  private shLo = new Uint32Array(1024)
+  private shHi = new Uint32Array(1024)
+  private readonly pair = new Uint32Array(2)
+
+  constructor(readonly config: MinhashConfig = defaultMinhashConfig) {
+    this.params = minhashParameters(config)
+    this.numHashes = config.numBuckets * config.hashesPerBucket
+  }
+
+  /** Shingle hashes of `text` into the internal buffers; returns how many. */
+  private hashShingles(text: string): number {
+    const words = wordTokenize(simplifyText(text, this.config.norm))
+    const n = words.length - this.config.nGrams + 1
+    if (n <= 0) return 0
+    if (this.shLo.length < n) {
+      this.shLo = new Uint32Array(n * 2)
+      this.shHi = new Uint32Array(n * 2)
+    }
+    const g = this.config.nGrams
+    for (let i = 0; i < n; i++) {
+      let s = words[i]!
+      for (let k = 1; k < g; k++) s += " " + words[i + k]!
+      if (this.config.hashFc === "xxhash") xxh64Into(s, this.pair)
+      else {
+        // sha1_hash64: struct.unpack("<Q", sha1(utf8).digest()[:8])
+        const d = createHash("sha1").update(s, "utf8").digest()
+        this.pair[0] = d.readUInt32LE(0)
+        this.pair[1] = d.readUInt32LE(4)
+      }
+      this.shLo[i] = this.pair[0]!
+      this.shHi[i] = this.pair[1]!
+    }
+    return n
+  }
+
+  /**
+   * Writes the signature into `out` as (lo, hi) word pairs, hash j at out[2j], out[2j+1]; returns false when the
+   * document has no shingle (fewer words than n_grams), which datatrove skips.
+   */
+  signature(text: string, out: Uint32Array): boolean {
+    const n = this.hashShingles(text)
+    if (n === 0) return false
+    minOfPermutations(this.shLo, this.shHi, n, this.params, out)
+    return true
+  }
+}
+
+/** The hot loop, exported so the tests can compare it with BigInt arithmetic on arbitrary 64-bit inputs. */
+export const minOfPermutations = (
+  shLo: Uint32Array,
+  shHi: Uint32Array,
+  n: number,
+  p: MinhashParameters,
+  out: Uint32Array
+): void => {
+  const numHashes = p.aLo.length
+  for (let j = 0; j < numHashes; j++) {
+    const aL = p.aLo[j]!, aH = p.aHi[j]!, bL = p.bLo[j]!, bH = p.bHi[j]!
+    let mH = 0xffffffff, mL = 0xffffffff
+    for (let i = 0; i < n; i++) {
+      const sL = shLo[i]!, sH = shHi[i]!
+      // h·a mod 2^64: low word exact from imul; high word of sL·aL from the double product (within 2^11 of
+      // the truth, so rounding the corrected quotient is exact), plus the cross terms mod 2^32.
+      const pl = Math.imul(sL, aL) >>> 0
+      const ph = Math.round((sL * aL - pl) * INV32) + Math.imul(sL, aH) + Math.imul(sH, aL)
+      // + b mod 2^64
+      let lo = pl + bL
+      let hi = ph + bH
+      if (lo > 0xffffffff) {
+        lo -= 4294967296
+        hi += 1
+      }
+      hi >>>= 0
+      // mod 2^61 − 1: x = (x >> 61) + (x & p), then one conditional subtraction.
+      lo += hi >>> 29
+      hi &= 0x1fffffff
+      if (lo > 0xffffffff) {
+        lo -= 4294967296
+        hi += 1
+      }
+      if (hi > 0x1fffffff || (hi === 0x1fffffff && lo === 0xffffffff)) {
+        // r − p = r − 2^61 + 1
+        lo += 1
+        if (lo > 0xffffffff) {
+          lo -= 4294967296
+          hi += 1
+        }
+        hi -= 0x20000000
+      }
+      if (hi < mH || (hi === mH && lo < mL)) {
+        mH = hi
+        mL = lo
+      }
+    }
+    out[2 * j] = mL
+    out[2 * j + 1] = mH
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 1: signatures
+// ---------------------------------------------------------------------------------------------------------------
+
+export const sigPath = (folder: string, bucket: number, rank: number) =>
+  path.join(folder, `bucket_${pad(bucket, 3)}`, `${pad(rank, 5)}.minhash.sig`)
+
+export interface MinhashSignatureOptions {
+  readonly folder: string
+  readonly rank: number
+  readonly config?: MinhashConfig
+  readonly stats: StatsCollector
+}
+
+/** Lexicographic order of records of `words` uint32 words: hashes as (hi, lo), then the trailing document index. */
+const sortRecords = (data: Uint32Array, words: number, hashes: number): Uint32Array => {
+  const n = data.length / words
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  const sorted = Array.from(order).sort((x, y) => {
+    const a = x * words, b = y * words
+    for (let k = 0; k < hashes; k++) {
+      const ha = data[a + 2 * k + 1]!, hb = data[b + 2 * k + 1]!
+      if (ha !== hb) return ha - hb
+      const la = data[a + 2 * k]!, lb = data[b + 2 * k]!
+      if (la !== lb) return la - lb
+    }
+    return data[a + words - 1]! - data[b + words - 1]!
+  })
+  const out = new Uint32Array(data.length)
+  for (let i = 0; i < n; i++) out.set(data.subarray(sorted[i]! * words, sorted[i]! * words + words), i * words)
+  return out
+}
+
+/**
+ * Stage 1 as a pass-through Stream transformer: documents flow on unchanged (so a filter chain can write its
+ * output and the signatures in one pass); each bucket's records are spilled to a temporary file and sorted when
+ * the stream ends (datatrove sorts them the same way, with numpy, before stage 2 merges them).
+ */
+export const minhashSignatures = (o: MinhashSignatureOptions) =>
+<E, R>(self: Stream.Stream<Document, E, R>): Stream.Stream<Document, E | WriteError, R> => {
+  const config = o.config ?? defaultMinhashConfig
+  const words = config.hashesPerBucket * 2 + 1
+  return Stream.unwrap(Effect.gen(function*() {
+    const state = yield* Effect.acquireRelease(
+      wrapWrite(o.folder, () => ({
+        signer: new MinhashSignatures(config),
+        spills: Array.from({ length: config.numBuckets }, (_, b) => new AtomicFile(`${sigPath(o.folder, b, o.rank)}.unsorted`)),
+        ids: new AtomicFile(idTablePath(o.folder, o.rank)),
+        index: 0,
+        done: false
+      })),
+      (s) => Effect.sync(() => {
+        if (s.done) return
+        // A failed or interrupted task leaves no signature file that stage 2 could mistake for complete.
+        for (const f of s.spills) f.abort()
+        s.ids.abort()
+      })
+    )
+    const sig = new Uint32Array(state.signer.numHashes * 2)
+    const record = new Uint32Array(words)
+    const write = (chunk: ReadonlyArray<Document>) =>
+      wrapWrite(o.folder, () => {
+        const bufs = state.spills.map(() => new Uint32Array(chunk.length * words))
+        let rows = 0
+        let ids = ""
+        for (const doc of chunk) {
+          const index = state.index++
+          ids += JSON.stringify(doc.id) + "\n"
+          o.stats.add("minhash_signatures", "total")
+          if (!state.signer.signature(doc.text, sig)) {
+            o.stats.add("minhash_signatures", "no_shingles")
+            continue
+          }
+          for (let b = 0; b < config.numBuckets; b++) {
+            record.set(sig.subarray(b * config.hashesPerBucket * 2, (b + 1) * config.hashesPerBucket * 2))
+            record[words - 1] = index
+            bufs[b]!.set(record, rows * words)
+          }
+          rows++
+        }
+        state.ids.write(ids)
+        if (rows > 0) {
+          for (let b = 0; b < config.numBuckets; b++) state.spills[b]!.write(new Uint8Array(bufs[b]!.buffer, 0, rows * words * 4))
+        }
+      })
+    const finish = wrapWrite(o.folder, () => {
+      for (let b = 0; b < config.numBuckets; b++) {
+        const spill = state.spills[b]!
+        spill.commit()
+        const bytes = readFileSync(spill.file)
+        const data = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+        const out = new AtomicFile(sigPath(o.folder, b, o.rank))
+        out.write(new Uint8Array(sortRecords(data.slice(), words, config.hashesPerBucket).buffer))
+        out.commit()
+        rmSync(spill.file, { force: true })
+      }
+      state.ids.commit()
+      state.done = true
+    })
+    return self.pipe(
+      Stream.chunks,
+      Stream.tap(write),
+      Stream.flattenIterable,
+      Stream.concat(Stream.fromEffect(finish).pipe(Stream.drain))
+    )
+  }))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 2: buckets
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface MinhashBucketsOptions {
+  /** Stage 1's folder. */
+  readonly input: string
+  readonly output: string
+  readonly rank: number
+  /** numBuckets × workers per bucket. */
+  readonly worldSize: number
+  readonly config?: MinhashConfig
+  readonly stats: StatsCollector
+}
+
+const SENTINEL_MAX = { hi: Number(MERSENNE_PRIME >> 32n), lo: Number(MERSENNE_PRIME & 0xffffffffn) }
+
+/** Stage 2 for one (bucket, worker): merge the bucket's sorted files and write each equal adjacent pair. */
+export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, ConfigError | WriteError> =>
+  Effect.gen(function*() {
+    const config = o.config ?? defaultMinhashConfig
+    if (o.worldSize % config.numBuckets !== 0) {
+      return yield* new ConfigError({ message: `bucket stage: tasks (${o.worldSize}) must be a multiple of num_buckets (${config.numBuckets})` })
+    }
+    const perBucket = o.worldSize / config.numBuckets
+    const bucket = Math.floor(o.rank / perBucket)
+    const worker = o.rank % perBucket
+    const words = config.hashesPerBucket * 2 + 1
+    const dir = path.join(o.input, `bucket_${pad(bucket, 3)}`)
+    const files = yield* wrapConfig(() =>
+      existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.minhash\.sig$/.test(f)).sort().map((f) => path.join(dir, f)) : []
+    )
+    const stems = files.map((f) => Number(path.basename(f).replace(/\.minhash\.sig$/, "")))
+    const readers = yield* wrapConfig(() => files.map((f) => new RecordReader(f, words * 4)))
+    yield* wrapWrite(o.output, () => {
+      const out = new AtomicFile(path.join(o.output, `${pad(bucket, 5)}_${pad(worker, 2)}.dups`))
+      try {
+        // datatrove get_worker_hash_range: workers of one bucket split it at the first hash of evenly spaced
+        // lines of the bucket's first file.
+        let min = { hi: 0, lo: 0 }
+        let max = SENTINEL_MAX
+        if (perBucket > 1 && readers.length > 0) {
+          const first = readers[0]!
+          const step = Math.floor(first.count / perBucket)
+          if (first.count < perBucket) throw new ConfigError({ message: `${perBucket} workers per bucket but only ${first.count} signatures` })
+          if (worker > 0) min = { lo: first.word(step * worker, 0), hi: first.word(step * worker, 1) }
+          if (worker + 1 < perBucket) max = { lo: first.word(step * (worker + 1), 0), hi: first.word(step * (worker + 1), 1) }
+        }
+        const below = (r: RecordReader, i: number, b: { hi: number; lo: number }) => {
+          const hi = r.word(i, 1)
+          return hi < b.hi || (hi === b.hi && r.word(i, 0) < b.lo)
+        }
+        for (const r of readers) {
+          // seek_to_start: first record whose first hash is ≥ min (binary search).
+          let lo = 0, hi = r.count
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1
+            if (below(r, mid, min)) lo = mid + 1
+            else hi = mid
+          }
+          r.index = lo
+        }
+        const live = (i: number) => readers[i]!.index < readers[i]!.count && below(readers[i]!, readers[i]!.index, max)
+        const less = (x: number, y: number): boolean => {
+          const a = readers[x]!, b = readers[y]!
+          const da = a.data(), oa = a.offset()
+          const db = b.data(), ob = b.offset()
+          for (let k = 0; k < config.hashesPerBucket; k++) {
+            const ha = da[oa + 2 * k + 1]!, hb = db[ob + 2 * k + 1]!
+            if (ha !== hb) return ha < hb
+            const la = da[oa + 2 * k]!, lb = db[ob + 2 * k]!
+            if (la !== lb) return la < lb
+          }
+          // HashSig order after the signature: file_id (the reader's position), then doc_id.
+          if (x !== y) return x < y
+          return da[oa + words - 1]! < db[ob + words - 1]!
+        }
+        const heap = new ReaderHeap(less)
+        for (let i = 0; i < readers.length; i++) if (live(i)) heap.push(i)
+        const last = new Uint32Array(words)
+        let lastStem = -1
+        let hasLast = false
+        const pairs: Array<number> = []
+        const flush = () => {
+          out.write(new Uint8Array(Uint32Array.from(pairs).buffer))
+          pairs.length = 0
+        }
+        while (heap.size > 0) {
+          const i = heap.pop()
+          const r = readers[i]!
+          const d = r.data(), off = r.offset()
+          let same = hasLast
+          for (let k = 0; same && k < words - 1; k++) if (d[off + k] !== last[k]) same = false
+          if (same) {
+            pairs.push(lastStem, last[words - 1]!, stems[i]!, d[off + words - 1]!)
+            o.stats.add("minhash_buckets", "total_matches")
+            if (pairs.length >= 4096) flush()
+          }
+          last.set(d.subarray(off, off + words))
+          lastStem = stems[i]!
+          hasLast = true
+          r.index++
+          if (live(i)) heap.push(i)
+        }
+        flush()
+        out.commit()
+      } catch (e) {
+        out.abort()
+        throw e
+      } finally {
+        for (const r of readers) r.close()
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 3: clusters
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface MinhashClusterOptions {
+  /** Stage 2's folder (*.dups). */
+  readonly input: string
+  /** Stage 1's folder, for the id tables. */
+  readonly signatures: string
+  readonly output: string
+  readonly config?: MinhashConfig
+  readonly stats: StatsCollector
+}
+
+// (task, doc) as one number: task · 2^32 + doc orders like datatrove's tuples and stays exact below 2^53.
+const key = (file: number, doc: number) => file * 4294967296 + doc
+
+export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, ConfigError | WriteError> =>
+  Effect.gen(function*() {
+    const config = o.config ?? defaultMinhashConfig
+    const dupFiles = yield* wrapConfig(() =>
+      existsSync(o.input) ? readdirSync(o.input).filter((f) => f.endsWith(".dups")).sort() : []
+    )
+    if (dupFiles.length % config.numBuckets !== 0) {
+      return yield* new ConfigError({ message: `${o.input}: ${dupFiles.length} .dups files is not a multiple of ${config.numBuckets} buckets` })
+    }
+    const unionSet = new Map<number, number>()
+    const setSize = new Map<number, number>()
+    // datatrove's parent() with path compression, iteratively; a node seen for the first time becomes a root.
+    const parent = (x: number): number => {
+      let root = x
+      for (;;) {
+        const p = unionSet.get(root)
+        if (p === undefined) {
+          unionSet.set(root, root)
+          break
+        }
+        if (p === root) break
+        root = p
+      }
+      let cur = x
+      while (cur !== root) {
+        const next = unionSet.get(cur)!
+        unionSet.set(cur, root)
+        cur = next
+      }
+      return root
+    }
+    // Union by size; on equal sizes the first document of the pair's root wins (datatrove: root_b joins root_a).
+    const union = (a: number, b: number) => {
+      let ra = parent(a)
+      let rb = parent(b)
+      if (ra === rb) return
+      const sa = setSize.get(ra) ?? 1
+      const sb = setSize.get(rb) ?? 1
+      if (sa < sb) [ra, rb] = [rb, ra]
+      unionSet.set(rb, ra)
+      setSize.set(ra, sa + sb)
+      setSize.delete(rb)
+    }
+    yield* wrapConfig(() => {
+      for (const f of dupFiles) {
+        const bytes = readFileSync(path.join(o.input, f))
+        if (bytes.byteLength % 16 !== 0) throw new ConfigError({ message: `${f}: not a whole number of <4I records` })
+        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        for (let i = 0; i < bytes.byteLength; i += 16) {
+          union(key(v.getUint32(i, true), v.getUint32(i + 4, true)), key(v.getUint32(i + 8, true), v.getUint32(i + 12, true)))
+        }
+      }
+    })
+    const nodes = Float64Array.from(unionSet.keys()).sort()
+    const removals = new Map<number, Array<{ doc: number; root: number }>>()
+    for (const node of nodes) {
+      o.stats.add("minhash_cluster", "duplicates")
+      const p = parent(node)
+      if (node !== p) {
+        const file = Math.floor(node / 4294967296)
+        let list = removals.get(file)
+        if (list === undefined) removals.set(file, (list = []))
+        list.push({ doc: node % 4294967296, root: p })
+        o.stats.add("minhash_cluster", "to_remove")
+      } else {
+        o.stats.add("minhash_cluster", "clusters")
+        o.stats.add("minhash_cluster", "cluster_size", setSize.get(p) ?? 1)
+      }
+    }
+    const wanted = new Map<number, Set<number>>()
+    for (const list of removals.values()) {
+      for (const { root } of list) {
+        const f = Math.floor(root / 4294967296)
+        let s = wanted.get(f)
+        if (s === undefined) wanted.set(f, (s = new Set()))
+        s.add(root % 4294967296)
+      }
+    }
+    const ids = yield* Effect.tryPromise({
+      try: () => resolveIds(o.signatures, wanted),
+      catch: (e) => e instanceof ConfigError ? e : new ConfigError({ message: String(e) })
+    })
+    yield* wrapWrite(o.output, () => {
+      for (const [file, list] of removals) {
+        const named: Array<Removal> = list.map(({ doc, root }) => ({
+          doc,
+          duplicateOf: ids.get(Math.floor(root / 4294967296))!.get(root % 4294967296)!
+        }))
+        writeRemovals(o.output, file, named)
+      }
+    })
+  })
