@@ -44,12 +44,21 @@ export interface LlamaGpu {
   /** Steps of the forward pass and the loss (and, with `backward`, gradients added into `grads`). */
   readonly steps: (options: { readonly backward: boolean; readonly gradScale: number }) => ReadonlyArray<GpuStep>
   readonly zeroGrads: ReadonlyArray<GpuStep>
+  /** Per layer, the roped keys and the values of the last forward pass, [batch·seq, kv heads·head dim]. */
+  readonly kv: ReadonlyArray<{ readonly k: GpuBuffer; readonly v: GpuBuffer }>
 }
 
 const linear = (rows: number, inFeatures: number, outFeatures: number): MatmulShape =>
   ({ m: rows, n: outFeatures, k: inFeatures, transB: true })
 
 export interface LlamaGpuOptions {
+  /**
+   * Inference only: no gradients, no backward scratch, and one set of activations shared by all layers (keys and
+   * values stay per layer, for a KV cache). `steps({ backward: true })` is then refused.
+   */
+  readonly training?: boolean
+  /** Use these parameter buffers (shared with another instance) instead of allocating new ones. */
+  readonly params?: ReadonlyMap<string, GpuBuffer>
   /**
    * The largest tensor one binding may cover (default: the device's maxStorageBufferBindingSize). Larger
    * tensors — a big vocabulary's embedding and head, the logits of a long batch — are processed in chunks;
@@ -94,14 +103,21 @@ export const makeLlamaGpu = (
     const scale = 1 / Math.sqrt(D)
     const f32 = (count: number, label: string) => gpu.buffer(count * 4, label)
 
+    const training = options.training ?? true
     const specs = parameterSpecs(config)
-    const params = new Map<string, GpuBuffer>()
+    const params = new Map<string, GpuBuffer>(options.params ?? [])
     const grads = new Map<string, GpuBuffer>()
     for (const s of specs) {
       const size = s.shape.reduce((p, d) => p * d, 1)
-      params.set(s.name, yield* f32(size, s.name))
-      grads.set(s.name, yield* f32(size, `grad ${s.name}`))
+      if (options.params === undefined) params.set(s.name, yield* f32(size, s.name))
+      else if (params.get(s.name)?.bytes !== size * 4) {
+        return yield* Effect.die(new RangeError(`shared parameters lack "${s.name}" of ${size} values`))
+      }
+      if (training) grads.set(s.name, yield* f32(size, `grad ${s.name}`))
     }
+    // Buffers only the backward pass reads or writes; inference points them all at one unused word.
+    const unused = yield* f32(1, "unused (inference)")
+    const bf32 = (count: number, label: string) => training ? f32(count, label) : Effect.succeed(unused)
     const P = (name: string) => params.get(name)!
     const Gr = (name: string) => grads.get(name)!
 
@@ -119,6 +135,11 @@ export const makeLlamaGpu = (
     for (let l = 0; l <= L; l++) resid.push(yield* f32(N * C, `residual ${l}`))
     const layers: Array<Record<string, GpuBuffer>> = []
     for (let l = 0; l < L; l++) {
+      // Inference keeps one set of activations for all layers; only keys and values stay per layer.
+      if (!training && l > 0) {
+        layers.push({ ...layers[0]!, k: yield* f32(N * KV * D, `L${l} k`), v: yield* f32(N * KV * D, `L${l} v`) })
+        continue
+      }
       layers.push({
         xn1: yield* f32(N * C, `L${l} xn1`), rstd1: yield* f32(N, `L${l} rstd1`),
         q: yield* f32(N * H * D, `L${l} q`), k: yield* f32(N * KV * D, `L${l} k`), v: yield* f32(N * KV * D, `L${l} v`),
@@ -145,28 +166,28 @@ export const makeLlamaGpu = (
     // Scratch shared by all layers (used strictly in sequence within one command buffer).
     const tmp = yield* f32(N * C, "scratch [N, C]")
     const oh = yield* f32(BH * seq * D, "scratch heads out")
-    const dResid = yield* f32(N * C, "grad residual")
-    const dTmp = yield* f32(N * C, "grad scratch [N, C]")
-    const dAtt = yield* f32(N * H * D, "grad attention out")
-    const dOh = yield* f32(BH * seq * D, "grad heads out")
-    const dP = yield* f32(BH * seq * seq, "grad attention probs")
-    const dQh = yield* f32(BH * seq * D, "grad q heads")
-    const dKh = yield* f32(BH * seq * D, "grad k heads")
-    const dVh = yield* f32(BH * seq * D, "grad v heads")
-    const dq = yield* f32(N * H * D, "grad q")
-    const dk = yield* f32(N * KV * D, "grad k")
-    const dv = yield* f32(N * KV * D, "grad v")
-    const dHid = yield* f32(N * F, "grad swiglu")
-    const dGate = yield* f32(N * F, "grad gate")
-    const dUp = yield* f32(N * F, "grad up")
+    const dResid = yield* bf32(N * C, "grad residual")
+    const dTmp = yield* bf32(N * C, "grad scratch [N, C]")
+    const dAtt = yield* bf32(N * H * D, "grad attention out")
+    const dOh = yield* bf32(BH * seq * D, "grad heads out")
+    const dP = yield* bf32(BH * seq * seq, "grad attention probs")
+    const dQh = yield* bf32(BH * seq * D, "grad q heads")
+    const dKh = yield* bf32(BH * seq * D, "grad k heads")
+    const dVh = yield* bf32(BH * seq * D, "grad v heads")
+    const dq = yield* bf32(N * H * D, "grad q")
+    const dk = yield* bf32(N * KV * D, "grad k")
+    const dv = yield* bf32(N * KV * D, "grad v")
+    const dHid = yield* bf32(N * F, "grad swiglu")
+    const dGate = yield* bf32(N * F, "grad gate")
+    const dUp = yield* bf32(N * F, "grad up")
 
     const head = config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
     const chunked = (buffer: GpuBuffer) =>
       vocabChunks.length === 1 ? [buffer] : vocabChunks.map(([v0, v1]) => bufferView(buffer, v0 * C * 4, (v1 - v0) * C * 4, `${buffer.label} rows ${v0}..${v1}`))
     const embedChunks = chunked(P("model.embed_tokens.weight"))
-    const dEmbedChunks = chunked(Gr("model.embed_tokens.weight"))
+    const dEmbedChunks = training ? chunked(Gr("model.embed_tokens.weight")) : []
     const headChunks = chunked(P(head))
-    const dHeadChunks = chunked(Gr(head))
+    const dHeadChunks = training ? chunked(Gr(head)) : []
     /** Per vocabulary chunk, the range of embedding segments (ids are sorted) it owns; set with the tokens. */
     let segmentRanges: Array<readonly [number, number]> = []
     const mm = (shape: MatmulShape, a: GpuBuffer, b: GpuBuffer, c: GpuBuffer) => matmul(gpu, shape, a, b, c)
@@ -283,7 +304,11 @@ export const makeLlamaGpu = (
       return s
     }
 
-    const steps = (o: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => [
+    const steps = (o: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => {
+      if (o.backward && !training) throw new RangeError("this model instance was built for inference only")
+      return stepsOf(o)
+    }
+    const stepsOf = (o: { readonly backward: boolean; readonly gradScale: number }): ReadonlyArray<GpuStep> => [
       ...forwardSteps(),
       ...headSteps(o.backward, o.gradScale),
       ...(o.backward ? backwardSteps() : [])
@@ -355,6 +380,7 @@ export const makeLlamaGpu = (
       readGrads: readAll(grads),
       setTokens,
       steps,
-      zeroGrads: [...grads.values()].map((buffer) => ({ _tag: "Clear", buffer }) as const)
+      zeroGrads: [...grads.values()].map((buffer) => ({ _tag: "Clear", buffer }) as const),
+      kv: layers.map((a) => ({ k: a.k!, v: a.v! }))
     } satisfies LlamaGpu
   })
