@@ -1,7 +1,7 @@
 import type { Document } from "../Document.ts"
-import { countSentencesOf } from "../text/datatrove-text.ts"
-import { pyLen, pySplitlines, pySplitWhitespace, pyStrip } from "../text/pytext.ts"
-import { sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
+import { countSentencesAndWords, rememberWords } from "../text/datatrove-text.ts"
+import { isPySpaceCode, pyLen, pySplitlines, pyStrip } from "../text/pytext.ts"
+import { type PieceInfo, sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -69,30 +69,61 @@ const splitIntoSentences = (text: string): Array<string> => {
   return begins.map((b, i) => text.slice(b, ends[i]))
 }
 
+/**
+ * `len(line.split())` and whether a word is longer than `maxLen` code points (-1: no limit), without building
+ * the words.
+ */
+const countWords = (line: string, maxLen: number): { readonly count: number; readonly tooLong: boolean } => {
+  let count = 0
+  let tooLong = false
+  let start = -1
+  const n = line.length
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? line.charCodeAt(i) : 32
+    const ws = c === 32 || (c < 128 ? (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f) : isPySpaceCode(c))
+    if (ws) {
+      if (start >= 0) {
+        count++
+        // A word of more than maxLen code points has more than maxLen UTF-16 units.
+        if (maxLen !== -1 && i - start > maxLen && pyLen(line.slice(start, i)) > maxLen) tooLong = true
+        start = -1
+      }
+    } else if (start < 0) start = i
+  }
+  return { count, tooLong }
+}
+
 export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFilter => {
   const o = { ...c4QualityDefaults, ...options }
+  // With split_paragraph, the kept text is the kept lines joined with "\n": its words are the lines' words in
+  // order (whitespace never belongs to a word, and no special-case pattern spans a whitespace token), so the
+  // sentence counting pass also yields the words FineWebQualityFilter will ask for.
+  const collectWords = o.splitParagraph && o.minNumSentences !== -1
   const decide = (doc: Document) => {
     const lines = o.splitParagraph ? pySplitlines(doc.text) : splitIntoSentences(doc.text)
     let numSentences = 0
     const kept: Array<string> = []
+    const words: Array<PieceInfo> = []
     for (const raw of lines) {
       let line = pyStrip(raw)
       // Words are counted on the stripped line before citations are removed, as in datatrove.
-      const words = pySplitWhitespace(line)
-      if (o.maxWordLength !== -1 && words.some((w) => pyLen(w) > o.maxWordLength)) continue
-      if (o.removeCitations) line = line.replace(CITATION, "")
+      const w = countWords(line, o.maxWordLength)
+      if (w.tooLong) continue
+      if (o.removeCitations && line.includes("[")) line = line.replace(CITATION, "")
       if (o.filterNoTerminalPunct && (!END_PUNCTUATION.some((p) => line.endsWith(p)) || line.endsWith("..."))) continue
-      if (words.length < o.minWordsPerLine) continue
+      if (w.count < o.minWordsPerLine) continue
       const lower = line.toLowerCase()
       if (o.filterLoremIpsum && lower.includes("lorem ipsum")) return drop("lorem_ipsum")
       if (o.filterJavascript && lower.includes("javascript")) continue
       if (o.filterCurlyBracket && line.includes("{")) return drop("curly_bracket")
       if (o.filterPolicy && POLICY_SUBSTRINGS.some((p) => lower.includes(p))) continue
-      if (o.minNumSentences !== -1) numSentences += o.splitParagraph ? countSentencesOf(line) : 1
+      if (o.minNumSentences !== -1) numSentences += o.splitParagraph ? countSentencesAndWords(line, words) : 1
       kept.push(line)
     }
     if (numSentences < o.minNumSentences) return drop("too_few_sentences")
-    return keep({ ...doc, text: pyStrip(kept.join(o.splitParagraph ? "\n" : " ")) })
+    const text = pyStrip(kept.join(o.splitParagraph ? "\n" : " "))
+    if (collectWords) rememberWords(text, words)
+    return keep({ ...doc, text })
   }
   return { id: "c4_quality", filter: decide }
 }

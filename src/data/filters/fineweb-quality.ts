@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
-import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWords } from "../text/datatrove-text.ts"
-import { pyCount, pyLen, pyStrip } from "../text/pytext.ts"
+import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWordInfos } from "../text/datatrove-text.ts"
+import { hasSurrogate, isPyBlank, pyCount, pyLen } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 import { findDuplicates } from "./gopher-repetition.ts"
 
@@ -37,15 +37,19 @@ export const FineWebQualityFilter = (options: Partial<FineWebQualityOptions> = {
     ? endsWithTerminalPunctuation
     : (line: string) => stops.some((c) => line.endsWith(c))
   const decide = (doc: Document) => {
-    const lines = doc.text.split("\n").filter((l) => pyStrip(l) !== "")
+    const lines = doc.text.split("\n").filter((l) => !isPyBlank(l))
     if (lines.length === 0) return drop("empty")
     let ratio = lines.filter(endsWithStop).length / lines.length
     if (ratio < o.linePunctThr && !(ratio === 0 && o.linePunctExcludeZero)) return drop("line_punct_ratio")
-    ratio = lines.filter((l) => pyLen(l) <= o.shortLineLength).length / lines.length
+    // pyLen(l) <= l.length, so a line that short in UTF-16 units needs no counting.
+    ratio = lines.filter((l) => l.length <= o.shortLineLength || pyLen(l) <= o.shortLineLength).length / lines.length
     if (ratio > o.shortLineThr) return drop("short_line_ratio")
-    ratio = findDuplicates(lines)[1] / pyLen(doc.text.replaceAll("\n", ""))
+    const text = doc.text
+    // Without surrogates, removing the newlines removes exactly their count of code points.
+    const charsWithoutNewlines = hasSurrogate(text) ? pyLen(text.replaceAll("\n", "")) : text.length - pyCount(text, "\n")
+    ratio = findDuplicates(lines)[1] / charsWithoutNewlines
     if (ratio > o.charDuplicatesRatio) return drop("char_dup_ratio")
-    const words = splitIntoWords(doc.text)
+    const words = splitIntoWordInfos(doc.text)
     if (pyCount(doc.text, "\n") / words.length > o.newLineRatio) return drop("list_ratio")
     return keep(doc)
   }

@@ -1,6 +1,7 @@
 import type { Document } from "../Document.ts"
-import { hasNonPunctuation, splitIntoWords } from "../text/datatrove-text.ts"
-import { hasPyAlpha, pyCount, pyLen, pyLstrip, pyRstrip, pySplitlines } from "../text/pytext.ts"
+import { splitIntoWordInfos } from "../text/datatrove-text.ts"
+import { lstripStartsWith, pyCount, pySplitlines, rstripEndsWith } from "../text/pytext.ts"
+import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -44,15 +45,19 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
   const stopWords = new Set(o.stopWords)
   const decide = (doc: Document) => {
     const text = doc.text
-    const words = splitIntoWords(text)
+    const words = splitIntoWordInfos(text)
     const nWords = words.length
-    const nonSymbolWords = words.filter(hasNonPunctuation)
-    const nNonSymbol = nonSymbolWords.length
+    let nNonSymbol = 0
+    let totalLen = 0
+    for (const w of words) {
+      if ((w.flags & WORD_NON_PUNCT) !== 0) {
+        nNonSymbol++
+        totalLen += w.cp
+      }
+    }
     if (on(o.minDocWords) && nNonSymbol < o.minDocWords) return drop("gopher_short_doc")
     if (on(o.maxDocWords) && nNonSymbol > o.maxDocWords) return drop("gopher_long_doc")
     // np.mean of an empty list is NaN, and NaN fails both comparisons.
-    let totalLen = 0
-    for (const w of nonSymbolWords) totalLen += pyLen(w)
     const avg = nNonSymbol === 0 ? NaN : totalLen / nNonSymbol
     if (on(o.minAvgWordLength) && avg < o.minAvgWordLength) return drop("gopher_below_avg_threshold")
     if (on(o.maxAvgWordLength) && avg > o.maxAvgWordLength) return drop("gopher_above_avg_threshold")
@@ -66,28 +71,22 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
     const nLines = Math.max(lines.length, 1)
     if (on(o.maxBulletLinesRatio)) {
       let bullets = 0
-      for (const s of lines) {
-        const l = pyLstrip(s)
-        if (l.startsWith("•") || l.startsWith("-")) bullets++
-      }
+      for (const s of lines) if (lstripStartsWith(s, "•") || lstripStartsWith(s, "-")) bullets++
       if (bullets / nLines > o.maxBulletLinesRatio) return drop("gopher_too_many_bullets")
     }
     if (on(o.maxEllipsisLinesRatio)) {
       let ell = 0
-      for (const s of lines) {
-        const r = pyRstrip(s)
-        if (r.endsWith("...") || r.endsWith("…")) ell++
-      }
+      for (const s of lines) if (rstripEndsWith(s, "...") || rstripEndsWith(s, "…")) ell++
       if (ell / nLines > o.maxEllipsisLinesRatio) return drop("gopher_too_many_end_ellipsis")
     }
     if (on(o.maxNonAlphaWordsRatio)) {
       let alpha = 0
-      for (const w of words) if (hasPyAlpha(w)) alpha++
+      for (const w of words) if ((w.flags & WORD_ALPHA) !== 0) alpha++
       if (perWord(alpha) < o.maxNonAlphaWordsRatio) return drop("gopher_below_alpha_threshold")
     }
     if (on(o.minStopWords)) {
       const found = new Set<string>()
-      for (const w of words) if (stopWords.has(w)) found.add(w)
+      for (const w of words) if (stopWords.has(w.text)) found.add(w.text)
       // datatrove's reason string says "enough" although the document has too few stop words.
       if (found.size < o.minStopWords) return drop("gopher_enough_stop_words")
     }

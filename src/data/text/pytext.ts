@@ -24,8 +24,13 @@ export const isPySpaceCode = (c: number): boolean =>
 /** A regex class body matching exactly the characters `str.isspace` accepts. */
 export const PY_SPACE_CLASS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 
+const SURROGATE = /[\uD800-\uDFFF]/
+/** Whether `s` has any UTF-16 surrogate unit (when not, Python lengths are JavaScript lengths). */
+export const hasSurrogate = (s: string): boolean => SURROGATE.test(s)
+
 /** `len(s)` in Python: code points. */
 export const pyLen = (s: string): number => {
+  if (s.length < 2 || !SURROGATE.test(s)) return s.length
   let n = s.length
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
@@ -46,6 +51,26 @@ export const pyStrip = (s: string): string => {
   while (a < b && isPySpaceCode(s.charCodeAt(a))) a++
   while (b > a && isPySpaceCode(s.charCodeAt(b - 1))) b--
   return a === 0 && b === s.length ? s : s.slice(a, b)
+}
+
+/** `s.strip() == ""` */
+export const isPyBlank = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (!isPySpaceCode(s.charCodeAt(i))) return false
+  return true
+}
+
+/** `s.lstrip().startswith(prefix)`, without the slice. */
+export const lstripStartsWith = (s: string, prefix: string): boolean => {
+  let a = 0
+  while (a < s.length && isPySpaceCode(s.charCodeAt(a))) a++
+  return s.startsWith(prefix, a)
+}
+
+/** `s.rstrip().endswith(suffix)`, without the slice. */
+export const rstripEndsWith = (s: string, suffix: string): boolean => {
+  let b = s.length
+  while (b > 0 && isPySpaceCode(s.charCodeAt(b - 1))) b--
+  return s.endsWith(suffix, b)
 }
 
 export const pyLstrip = (s: string): string => {

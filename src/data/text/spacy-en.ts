@@ -28,7 +28,8 @@ import {
   UNITS,
   URL_PATTERN
 } from "./spacy-char-classes.ts"
-import { isPySpaceCode, PY_SPACE_CLASS, pyStrip } from "./pytext.ts"
+import { hasNonPunctuation } from "./datatrove-punct.ts"
+import { hasPyAlpha, isPySpaceCode, PY_SPACE_CLASS, pyLen, pyStrip } from "./pytext.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Python `re` source → JavaScript (`u` flag). The tables are Python regex sources; JavaScript's unicode mode
@@ -379,18 +380,8 @@ const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string
   return out
 }
 
-// spaCy caches span tokenizations too; a bounded cache keeps repeated words cheap without changing results.
-const cache = new Map<string, ReadonlyArray<string>>()
+// spaCy caches span tokenizations too; a bounded cache (spanCache below) keeps repeated words cheap.
 const CACHE_MAX = 200_000
-const tokenizeSpanCached = (span: string): ReadonlyArray<string> => {
-  let hit = cache.get(span)
-  if (hit === undefined) {
-    hit = tokenizeSpan(span, true)
-    if (cache.size >= CACHE_MAX) cache.clear()
-    cache.set(span, hit)
-  }
-  return hit
-}
 
 /**
  * `Tokenizer._tokenize_affixes`: split on whitespace runs, except that one ordinary space after a token is
@@ -401,7 +392,7 @@ const tokenizeAffixes = (text: string, withSpecials: boolean): Array<SpacyToken>
   const n = text.length
   if (n === 0) return tokens
   const push = (span: string) => {
-    const pieces = withSpecials ? tokenizeSpanCached(span) : tokenizeSpan(span, false)
+    const pieces = tokenizeSpan(span, withSpecials)
     for (const p of pieces) tokens.push({ text: p, space: false })
   }
   let start = 0
@@ -446,7 +437,7 @@ const buildPatterns = (): Map<string, Array<SpecialPattern>> => {
   }
   return byFirst
 }
-const PATTERNS = buildPatterns()
+export const PATTERNS = buildPatterns()
 
 const applySpecialCases = (tokens: Array<SpacyToken>): Array<SpacyToken> => {
   const matches: Array<{ start: number; end: number }> = []
@@ -494,13 +485,17 @@ const applySpecialCases = (tokens: Array<SpacyToken>): Array<SpacyToken> => {
   return out
 }
 
-/** `nlp.tokenizer(text)` for `spacy.blank("en")`: every token, whitespace tokens included. */
-export const spacyTokens = (text: string): Array<SpacyToken> => applySpecialCases(tokenizeAffixes(text, true))
+/**
+ * Reference `nlp.tokenizer(text)`: the straightforward implementation over token objects, uncached. The exported
+ * `spacyTokens`, `wordTokenize` and `countSentences` use the flat-array path below, which the tests check
+ * against this one.
+ */
+export const spacyTokensReference = (text: string): Array<SpacyToken> => applySpecialCases(tokenizeAffixes(text, true))
 
-/** datatrove `SpaCyTokenizer.word_tokenize`: token texts, stripped, empty ones (whitespace tokens) dropped. */
-export const wordTokenize = (text: string): Array<string> => {
+/** Reference `word_tokenize`, over spacyTokensReference. */
+export const wordTokenizeReference = (text: string): Array<string> => {
   const out: Array<string> = []
-  for (const t of spacyTokens(text)) {
+  for (const t of spacyTokensReference(text)) {
     const s = pyStrip(t.text)
     if (s.length > 0) out.push(s)
   }
@@ -534,8 +529,281 @@ export const sentenceStarts = (tokens: ReadonlyArray<SpacyToken>): Array<number>
   return starts
 }
 
+/** Reference sentence count, over spacyTokensReference. */
+export const countSentencesReference = (text: string): number => Math.max(1, sentenceStarts(spacyTokensReference(text)).length)
+
+// ---------------------------------------------------------------------------------------------------------------
+// The same tokenizer over flat arrays. Each distinct whitespace-delimited run is tokenized once (cached) into
+// pieces, and each distinct piece is described once (PieceInfo): its sentencizer classes, whether it can start a
+// special-case pattern, and the facts the filters ask of a word (code points, punctuation, letters, a hash).
+// A text is then one scan that appends cached pieces to reusable arrays; the special-case pass only runs when a
+// piece can start a pattern, and rebuilds the arrays only when a pattern matches.
+// ---------------------------------------------------------------------------------------------------------------
+const CLS_SENT = 1
+const CLS_PUNCT = 2
+const CLS_PATTERN = 4
+
+/** PieceInfo.flags */
+export const WORD_NON_PUNCT = 1
+export const WORD_ALPHA = 2
+/** The piece has a UTF-16 surrogate (then code points and joined lengths need care). */
+export const WORD_SURROGATE = 4
+/** The piece contains U+0020 (never for a word spaCy makes, but n-gram keys joined with " " rely on it). */
+export const WORD_SPACE = 8
+
+/** Base of the polynomial hash of PieceInfo.hash (mod 2^32, over UTF-16 units). */
+export const HASH_BASE = 0x01000193
+
+/** What the tokenizer and the filters need to know about one distinct token text. */
+export class PieceInfo {
+  readonly cls: number
+  /** `pyLen(text)` */
+  readonly cp: number
+  readonly flags: number
+  /** sum of text[k] * HASH_BASE^(len-1-k), mod 2^32 */
+  readonly hash: number
+  /** HASH_BASE^len mod 2^32 */
+  readonly pw: number
+  /** The stripped text's info (this one when stripping changes nothing); null for whitespace. */
+  word: PieceInfo | null = null
+  constructor(readonly text: string) {
+    this.cls = (SENT_PUNCT.has(text) ? CLS_SENT : 0) | (IS_PUNCT.test(text) ? CLS_PUNCT : 0) |
+      (PATTERNS.has(text) ? CLS_PATTERN : 0)
+    let h = 0
+    let pw = 1
+    let surrogate = false
+    let space = false
+    for (let k = 0; k < text.length; k++) {
+      const c = text.charCodeAt(k)
+      if (c >= 0xd800 && c <= 0xdfff) surrogate = true
+      if (c === 32) space = true
+      h = (Math.imul(h, HASH_BASE) + c) | 0
+      pw = Math.imul(pw, HASH_BASE)
+    }
+    this.hash = h
+    this.pw = pw
+    this.cp = pyLen(text)
+    this.flags = (hasNonPunctuation(text) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(text) ? WORD_ALPHA : 0) |
+      (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0)
+  }
+}
+
+const pieceInfos = new Map<string, PieceInfo>()
+export const pieceInfo = (t: string): PieceInfo => {
+  let info = pieceInfos.get(t)
+  if (info === undefined) {
+    info = new PieceInfo(t)
+    const stripped = pyStrip(t)
+    info.word = stripped === t ? info : stripped.length === 0 ? null : pieceInfo(stripped)
+    if (pieceInfos.size >= CACHE_MAX) pieceInfos.clear()
+    pieceInfos.set(t, info)
+  }
+  return info
+}
+
+interface SpanEntry {
+  readonly pieces: ReadonlyArray<PieceInfo>
+  /** OR of the pieces' cls. */
+  readonly any: number
+}
+const spanCache = new Map<string, SpanEntry>()
+const spanEntry = (span: string): SpanEntry => {
+  let e = spanCache.get(span)
+  if (e === undefined) {
+    const pieces = tokenizeSpan(span, true).map(pieceInfo)
+    let any = 0
+    for (const p of pieces) any |= p.cls
+    e = { pieces, any }
+    if (spanCache.size >= CACHE_MAX) spanCache.clear()
+    spanCache.set(span, e)
+  }
+  return e
+}
+
+/** `isPySpaceCode` as a table for ASCII. */
+const ASCII_SPACE = new Uint8Array(128)
+for (let c = 0; c < 128; c++) ASCII_SPACE[c] = isPySpaceCode(c) ? 1 : 0
+
+/** Tokens of the last scanned text: pieces and spaCy's one-space flag. */
+class TokenArrays {
+  pieces: Array<PieceInfo> = []
+  space = new Uint8Array(1024)
+  n = 0
+  any = 0
+  reset() {
+    this.pieces.length = 0
+    this.n = 0
+    this.any = 0
+  }
+  push(p: PieceInfo, space: number) {
+    if (this.n === this.space.length) {
+      const b = new Uint8Array(this.space.length * 2)
+      b.set(this.space)
+      this.space = b
+    }
+    this.pieces.push(p)
+    this.space[this.n] = space
+    this.n++
+    this.any |= p.cls
+  }
+}
+
+const scanAffixes = (text: string, out: TokenArrays) => {
+  out.reset()
+  const n = text.length
+  if (n === 0) return
+  let start = 0
+  const c0 = text.charCodeAt(0)
+  let inWs = c0 < 128 ? ASCII_SPACE[c0] === 1 : isPySpaceCode(c0)
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    const ws = c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c)
+    if (ws !== inWs) {
+      if (start < i) {
+        const pieces = spanEntry(text.slice(start, i)).pieces
+        for (let k = 0; k < pieces.length; k++) out.push(pieces[k]!, 0)
+      }
+      if (c === 32) {
+        out.space[out.n - 1] = 1
+        start = i + 1
+      } else start = i
+      inWs = !inWs
+    }
+  }
+  // The last token's flag is `text` ending in a space outside a whitespace run, which cannot happen: it stays 0.
+  if (start < n) {
+    const pieces = spanEntry(start === 0 ? text : text.slice(start)).pieces
+    for (let k = 0; k < pieces.length; k++) out.push(pieces[k]!, 0)
+  }
+}
+
+const scratch = new TokenArrays()
+const swap = new TokenArrays()
+/** applySpecialCases over the arrays: the same matching, filtering and replacement. */
+const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
+  if ((a.any & CLS_PATTERN) === 0) return a
+  const pieces = a.pieces
+  const n = a.n
+  let matches: Array<{ start: number; end: number }> | null = null
+  for (let i = 0; i < n; i++) {
+    if ((pieces[i]!.cls & CLS_PATTERN) === 0) continue
+    const candidates = PATTERNS.get(pieces[i]!.text)!
+    for (const p of candidates) {
+      const len = p.tokens.length
+      if (i + len > n) continue
+      let ok = true
+      for (let j = 1; j < len; j++) {
+        if (pieces[i + j]!.text !== p.tokens[j]) {
+          ok = false
+          break
+        }
+      }
+      if (ok) (matches ??= []).push({ start: i, end: i + len })
+    }
+  }
+  if (matches === null) return a
+  matches.sort((x, y) => (y.end - y.start) - (x.end - x.start) || x.start - y.start)
+  const seen = new Set<number>()
+  const kept: Array<{ start: number; end: number }> = []
+  for (const m of matches) {
+    if (!seen.has(m.start) && !seen.has(m.end - 1)) kept.push(m)
+    for (let k = m.start; k < m.end; k++) seen.add(k)
+  }
+  kept.sort((x, y) => x.start - y.start)
+  const out = a === swap ? scratch : swap
+  out.reset()
+  let i = 0
+  for (const m of kept) {
+    for (; i < m.start; i++) out.push(pieces[i]!, a.space[i]!)
+    let joined = ""
+    for (let k = m.start; k < m.end; k++) joined += pieces[k]!.text + (k < m.end - 1 && a.space[k] ? " " : "")
+    const special = SPECIALS.get(joined)
+    if (special === undefined) {
+      for (let k = m.start; k < m.end; k++) out.push(pieces[k]!, a.space[k]!)
+    } else {
+      const finalSpace = a.space[m.end - 1]!
+      for (let j = 0; j < special.length; j++) out.push(pieceInfo(special[j]!), j === special.length - 1 ? finalSpace : 0)
+    }
+    i = m.end
+  }
+  for (; i < n; i++) out.push(pieces[i]!, a.space[i]!)
+  return out
+}
+
+/** Tokenize `text` into shared arrays, valid until the next call. */
+const scan = (text: string): TokenArrays => {
+  scanAffixes(text, scratch)
+  return applySpecialCasesArrays(scratch)
+}
+
+/** Sentence count over scanned tokens: sentenceStarts, counting only. */
+const sentenceCount = (a: TokenArrays): number => {
+  const n = a.n
+  if (n === 0) return 1
+  const pieces = a.pieces
+  let count = 1
+  let last = 0
+  let start = 0
+  let seenPeriod = false
+  for (let i = 0; i < n; i++) {
+    const c = pieces[i]!.cls
+    const inPunctChars = (c & CLS_SENT) !== 0
+    if (seenPeriod && !inPunctChars && (c & CLS_PUNCT) === 0) {
+      if (last !== start) {
+        count++
+        last = start
+      }
+      start = i
+      seenPeriod = false
+    } else if (inPunctChars) seenPeriod = true
+  }
+  if (last !== start) count++
+  return count
+}
+
+const appendWordInfos = (a: TokenArrays, out: Array<PieceInfo>) => {
+  const pieces = a.pieces
+  for (let k = 0; k < a.n; k++) {
+    const w = pieces[k]!.word
+    if (w !== null) out.push(w)
+  }
+}
+
+/** `nlp.tokenizer(text)` for `spacy.blank("en")`: every token, whitespace tokens included. */
+export const spacyTokens = (text: string): Array<SpacyToken> => {
+  const a = scan(text)
+  const out: Array<SpacyToken> = []
+  for (let k = 0; k < a.n; k++) out.push({ text: a.pieces[k]!.text, space: a.space[k] === 1 })
+  return out
+}
+
+/** datatrove `SpaCyTokenizer.word_tokenize`: token texts, stripped, empty ones (whitespace tokens) dropped. */
+export const wordTokenize = (text: string): Array<string> => {
+  const a = scan(text)
+  const out: Array<string> = []
+  for (let k = 0; k < a.n; k++) {
+    const w = a.pieces[k]!.word
+    if (w !== null) out.push(w.text)
+  }
+  return out
+}
+
+/** wordTokenize's words as PieceInfo (`.text` is the word). */
+export const wordInfos = (text: string): Array<PieceInfo> => {
+  const out: Array<PieceInfo> = []
+  appendWordInfos(scan(text), out)
+  return out
+}
+
 /**
  * `len(split_into_sentences(text))` in datatrove (utils/text.py): the number of spans from `span_tokenize`, and 1
  * when spaCy finds none (an empty text still yields the one piece `text[0:len(text)]`).
  */
-export const countSentences = (text: string): number => Math.max(1, sentenceStarts(spacyTokens(text)).length)
+export const countSentences = (text: string): number => sentenceCount(scan(text))
+
+/** One tokenization for both: appends `text`'s words to `words` and returns its sentence count. */
+export const wordsAndSentences = (text: string, words: Array<PieceInfo>): number => {
+  const a = scan(text)
+  appendWordInfos(a, words)
+  return sentenceCount(a)
+}
