@@ -7,7 +7,7 @@
  *   npx tsx programs/eval.ts --tasks humaneval --data-dir DIR --completions samples.jsonl --output out/results.json
  *
  * Task names: arc (= arc:easy + arc:challenge), arc:easy, arc:challenge, openbook_qa, hellaswag, piqa,
- * commonsense_qa, winogrande, winogrande:partial, mmlu (cloze), mmlu_mcf, gsm8k, humaneval, multipl-e:js,
+ * commonsense_qa, winogrande, winogrande:partial, mmlu (cloze), mmlu_mcf, gsm8k, math, humaneval, multipl-e:js,
  * multipl-e:cpp, multipl-e:java. Writes OUTPUT (lighteval-style results.json) and OUTPUT with .md (the table).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
@@ -64,7 +64,8 @@ const gpuModel = (dir: string, tokenizerPath: string, maxLength: number, batchSi
 const noModel = LanguageModel.of({
   name: "none",
   logLikelihood: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" })),
-  generate: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" }))
+  generate: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" })),
+  logLikelihoodRolling: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" }))
 })
 
 const command = Command.make(
@@ -97,7 +98,9 @@ const command = Command.make(
       const specs = yield* findTasks(names.filter((n) => !(n in codeTasks)))
       const completions = Option.isSome(a.completions) ? yield* loadSamples(a.completions.value) : undefined
       const jobs: Array<EvalJob> = []
-      for (const spec of specs) jobs.push({ _tag: "Task", task: yield* loadTask(spec, a.dataDir) })
+      // --num-fewshot 0 needs no few-shot files (MATH's demo split may be missing).
+      const zeroShot = Option.isSome(a.numFewshot) && a.numFewshot.value === 0
+      for (const spec of specs) jobs.push({ _tag: "Task", task: yield* loadTask(zeroShot ? { ...spec, numFewshot: 0 } : spec, a.dataDir) })
       for (const name of codeNames) {
         const problems: Array<CodeProblem> = yield* loadCodeProblems(path.join(a.dataDir, codeTasks[name]!))
         jobs.push({ _tag: "Code", name, problems, samples: a.samples, ...(completions === undefined ? {} : { completions }) })

@@ -18,6 +18,14 @@ export interface LogLikelihood {
   readonly isGreedy: boolean
 }
 
+/** lighteval's `loglikelihood_rolling` result for one text (perplexity metrics). */
+export interface RollingLogLikelihood {
+  /** Sum over every token of the text of log p(token | what precedes it in its window), natural log. */
+  readonly logProb: number
+  /** Tokens scored: the text's token count. */
+  readonly tokens: number
+}
+
 export interface GenerationRequest {
   readonly prompt: string
   /** Most new tokens; generation also ends at the end-of-text token. */
@@ -36,6 +44,13 @@ export interface LanguageModelShape {
   readonly logLikelihood: (
     requests: ReadonlyArray<LogLikelihoodRequest>
   ) => Effect.Effect<ReadonlyArray<LogLikelihood>, LanguageModelError>
+  /**
+   * Log-likelihood of whole texts (lighteval `loglikelihood_rolling`): every token scored, the first given only
+   * the end-of-text token, texts longer than the context split into windows (see `rollingWindows`).
+   */
+  readonly logLikelihoodRolling: (
+    texts: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<RollingLogLikelihood>, LanguageModelError>
   /** One array of `samples` completions per request, in request order. */
   readonly generate: (
     requests: ReadonlyArray<GenerationRequest>
@@ -61,6 +76,10 @@ export interface TextCodec {
 }
 
 export interface ScoreRequest {
+  /**
+   * At most `maxLength + 1` tokens: the last one is only predicted, never fed, so the model sees `maxLength`
+   * positions at most (rolling windows use all of them, as the harness's HF backend does).
+   */
   readonly tokens: ReadonlyArray<number>
   /** Score positions `scoreFrom..tokens.length-1`, each given the tokens before it; `scoreFrom >= 1`. */
   readonly scoreFrom: number
@@ -115,6 +134,37 @@ export const encodePair = (
   return { context: whole.slice(0, contextLength), continuation: whole.slice(contextLength) }
 }
 
+/**
+ * lm-evaluation-harness `get_rolling_token_windows` (lm_eval/utils.py), which its HF backend's
+ * `loglikelihood_rolling` maps through `make_disjoint_window` with `context_len=1`. The first window predicts
+ * up to `maxSeqLen` tokens after `prefixToken`; each later one predicts the next (at most
+ * `maxSeqLen − contextLen + 1`) tokens with the tokens before them as context, `maxSeqLen` positions in all.
+ * Disjoint: the context is only what precedes the predicted tokens. An empty list gives no windows.
+ */
+export const rollingWindows = (
+  tokens: ReadonlyArray<number>,
+  prefixToken: number,
+  maxSeqLen: number,
+  contextLen = 1
+): Array<{ readonly context: ReadonlyArray<number>; readonly continuation: ReadonlyArray<number> }> => {
+  if (!(1 <= contextLen && contextLen <= maxSeqLen)) throw new RangeError(`need 1 <= context_len (${contextLen}) <= max_seq_len (${maxSeqLen})`)
+  const windows: Array<[Array<number>, Array<number>]> = []
+  if (tokens.length === 0) return []
+  const predLen = maxSeqLen - contextLen + 1
+  const firstSeqLen = Math.min(maxSeqLen, tokens.length)
+  windows.push([[prefixToken, ...tokens.slice(0, firstSeqLen - 1)], tokens.slice(0, firstSeqLen)])
+  let predicted = firstSeqLen
+  while (predicted < tokens.length) {
+    const windowPredLen = Math.min(tokens.length - predicted, predLen)
+    const windowEnd = predicted + windowPredLen
+    // window_end − max_seq_len − 1 >= 0 here (window_end > max_seq_len), so Python's slice is a plain one.
+    windows.push([tokens.slice(windowEnd - maxSeqLen - 1, windowEnd - 1), tokens.slice(windowEnd - windowPredLen, windowEnd)])
+    predicted += windowPredLen
+  }
+  // make_disjoint_window: a[: len(a) − (len(b) − 1)].
+  return windows.map(([a, b]) => ({ context: a.slice(0, a.length - (b.length - 1)), continuation: b }))
+}
+
 const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   let at = -1
   for (const s of stops) {
@@ -151,6 +201,24 @@ export const fromTokenModel = (codec: TextCodec, model: TokenModel): LanguageMod
       }
       const out = yield* model.scoreTokens(scored)
       return out.map((o) => ({ logProb: o.logProbs.reduce((a, b) => a + b, 0), isGreedy: o.greedy.every((g) => g) }))
+    }),
+  logLikelihoodRolling: (texts) =>
+    Effect.gen(function*() {
+      // Texts within the context are one window, [eos] + tokens, exactly lighteval's HF `loglikelihood_rolling`
+      // (its vLLM backend has none); longer texts are windowed as the harness does, instead of overflowing.
+      const perText = texts.map((t) => rollingWindows(codec.encode(t), codec.eosId, model.maxLength))
+      const scored = yield* model.scoreTokens(perText.flat().map((w) => ({ tokens: [...w.context, ...w.continuation], scoreFrom: w.context.length })))
+      let at = 0
+      return perText.map((windows) => {
+        let logProb = 0
+        let tokens = 0
+        for (const _ of windows) {
+          const s = scored[at++]!
+          for (const lp of s.logProbs) logProb += lp
+          tokens += s.logProbs.length
+        }
+        return { logProb, tokens }
+      })
     }),
   generate: (requests) =>
     Effect.forEach(requests, (r, index) => {

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { LanguageModelError } from "./errors.ts"
 import { type GenerationRequest, LanguageModel, type LanguageModelShape, type LogLikelihoodRequest } from "./LanguageModel.ts"
+import { parseMathAnswer } from "./math.ts"
 import { exactMatch, gsm8kNormalizer, loglikelihoodAcc, mean, meanStderr, type LogProbNormalization } from "./metrics.ts"
 import type { Doc } from "./prompts.ts"
 import { PyRandom } from "./pyrandom.ts"
@@ -121,14 +122,14 @@ export const logLikelihoodRequests = (instances: ReadonlyArray<Instance>): Array
 export const generationRequests = (spec: TaskSpec, instances: ReadonlyArray<Instance>): Array<GenerationRequest> =>
   instances.map((inst) => ({ prompt: inst.context, maxTokens: spec.generation?.maxTokens ?? 256, stop: spec.generation?.stop ?? [] }))
 
-const normalizationOf: Record<Exclude<MetricName, "qem_gsm8k">, LogProbNormalization> = {
+const normalizationOf: Record<Exclude<MetricName, "qem_gsm8k" | "qem_math">, LogProbNormalization> = {
   acc: "none",
   acc_norm: "char",
   acc_norm_nospace: "char_nospace"
 }
 
 /** lighteval names both character normalizations `acc_norm`; a task uses one of them. */
-const reportName = (m: MetricName): string => (m === "acc" ? "acc" : m === "qem_gsm8k" ? "qem" : "acc_norm")
+const reportName = (m: MetricName): string => (m === "acc" ? "acc" : m === "qem_gsm8k" || m === "qem_math" ? "qem" : "acc_norm")
 
 export const sampleScores = (
   spec: TaskSpec,
@@ -140,6 +141,9 @@ export const sampleScores = (
     if (m === "qem_gsm8k") {
       const gold = instance.doc.choices[instance.doc.gold[0]!]!
       scores[reportName(m)] = exactMatch([gold], output.generations ?? [], { normalize: gsm8kNormalizer })
+    } else if (m === "qem_math") {
+      const gold = instance.doc.choices[instance.doc.gold[0]!]!
+      scores[reportName(m)] = exactMatch([gold], output.generations ?? [], { normalize: parseMathAnswer })
     } else {
       scores[reportName(m)] = loglikelihoodAcc(normalizationOf[m], output.logProbs ?? [], instance.doc.choices, instance.doc.gold)
     }

@@ -22,6 +22,29 @@ export interface LlamaTokenModelOptions {
   readonly batchSize: number
 }
 
+/**
+ * Log-sum-exp of a logits row (f64) and its argmax as `np.argmax` picks it: the first of equal maxima, or the
+ * first NaN if there is one.
+ */
+export const rowStats = (row: ArrayLike<number>): { readonly logSumExp: number; readonly argmax: number } => {
+  let argmax = 0
+  let nan = -1
+  for (let v = 0; v < row.length; v++) {
+    const x = row[v]!
+    if (Number.isNaN(x)) {
+      nan = v
+      break
+    }
+    if (x > row[argmax]!) argmax = v
+  }
+  if (nan !== -1) return { logSumExp: Number.NaN, argmax: nan }
+  const max = row[argmax]!
+  if (max === -Infinity) return { logSumExp: -Infinity, argmax }
+  let sum = 0
+  for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max)
+  return { logSumExp: max + Math.log(sum), argmax }
+}
+
 const backend = (what: string) => (e: GpuError) => new LanguageModelError({ reason: "Backend", message: `${what}: ${e.message}`, cause: e })
 
 export const makeLlamaTokenModel = (
@@ -58,22 +81,23 @@ export const makeLlamaTokenModel = (
         return built
       }).pipe(Effect.mapError(backend(`building the model for ${batch} sequences of ${length} tokens`)))
 
-    const checkTokens = (tokens: ReadonlyArray<number>, where: string) => {
-      if (tokens.length > maxLength) {
-        return Effect.fail(new LanguageModelError({ reason: "InvalidRequest", message: `${where}: ${tokens.length} tokens exceed the model's ${maxLength}` }))
+    /** `limit`: scored sequences may hold `maxLength + 1` tokens (the last is only predicted, never fed). */
+    const checkTokens = (tokens: ReadonlyArray<number>, where: string, limit = maxLength) => {
+      if (tokens.length > limit) {
+        const what = limit > maxLength ? " positions plus the predicted token" : ""
+        return Effect.fail(new LanguageModelError({ reason: "InvalidRequest", message: `${where}: ${tokens.length} tokens exceed the model's ${maxLength}${what}` }))
       }
       const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= V)
       return bad === undefined ? Effect.void : Effect.fail(new LanguageModelError({ reason: "InvalidRequest", message: `${where}: token id ${bad} is outside the vocabulary of ${V}` }))
     }
 
-    const scoreTokens = (requests: ReadonlyArray<ScoreRequest>) =>
+    /** Requests in `indices` on the batched path: one row per request, every position's loss and greedy flag. */
+    const scoreBatched = (requests: ReadonlyArray<ScoreRequest>, indices: ReadonlyArray<number>, out: Array<TokenScores>) =>
       Effect.gen(function*() {
-        const out = new Array<TokenScores>(requests.length)
         // Longest first, so each batch's bucket fits its longest member and similar lengths share a pass.
-        const order = requests.map((_, i) => i).sort((a, b) => requests[b]!.tokens.length - requests[a]!.tokens.length)
+        const order = [...indices].sort((a, b) => requests[b]!.tokens.length - requests[a]!.tokens.length)
         for (let start = 0; start < order.length; start += options.batchSize) {
           const group = order.slice(start, start + options.batchSize)
-          for (const i of group) yield* checkTokens(requests[i]!.tokens, `request ${i}`)
           const llama = yield* instance(options.batchSize, requests[group[0]!]!.tokens.length)
           const seq = llama.seq
           const inputs = new Int32Array(llama.batch * seq)
@@ -101,6 +125,77 @@ export const makeLlamaTokenModel = (
             out[i] = { logProbs, greedy: isGreedy }
           })
         }
+      })
+
+    /**
+     * Single-token continuations of one shared context (MMLU's " A".." D"): the context runs once, its last
+     * position's logits row is read back, and every request's log-prob and greedy flag come from it on the CPU.
+     * Contexts are packed so that all their last positions fall in one row chunk of the head: one forward each
+     * batch (a chunk boundary inside a batch costs another forward, never a wrong row).
+     */
+    const scoreSharedContexts = (
+      requests: ReadonlyArray<ScoreRequest>,
+      groups: ReadonlyArray<ReadonlyArray<number>>,
+      out: Array<TokenScores>
+    ) =>
+      Effect.gen(function*() {
+        const contexts = groups
+          .map((members) => ({ prefix: requests[members[0]!]!.tokens.slice(0, -1), members }))
+          .sort((a, b) => b.prefix.length - a.prefix.length)
+        const headRowsMax = Math.max(1, Math.floor(gpu.limits.maxStorageBufferBindingSize / (V * 4)))
+        for (let start = 0; start < contexts.length;) {
+          const longest = contexts[start]!.prefix.length
+          let seq = 16
+          while (seq < longest) seq *= 2
+          seq = Math.min(seq, maxLength)
+          const batch = Math.max(1, Math.min(options.batchSize, Math.floor(headRowsMax / seq)))
+          const part = contexts.slice(start, start + batch)
+          start += part.length
+          const llama = yield* instance(batch, longest + 1)
+          const S = llama.seq
+          const inputs = new Int32Array(llama.batch * S)
+          part.forEach((c, b) => inputs.set(c.prefix, b * S))
+          yield* llama.setTokens(inputs, new Int32Array(llama.batch * S)).pipe(Effect.mapError(backend("uploading tokens")))
+          const headRows = llama.logits.bytes / (4 * V)
+          let pending = part.map((c, b) => ({ c, position: b * S + c.prefix.length - 1 }))
+          while (pending.length > 0) {
+            const { steps, offset } = llama.logitsAt(pending[0]!.position)
+            yield* gpu.run(steps).pipe(Effect.mapError(backend("forward pass")))
+            const r0 = pending[0]!.position - offset / V
+            const here = pending.filter((p) => p.position >= r0 && p.position < r0 + headRows)
+            pending = pending.filter((p) => p.position < r0 || p.position >= r0 + headRows)
+            for (const p of here) {
+              const row = yield* gpu.readF32(bufferView(llama.logits, (p.position - r0) * V * 4, V * 4)).pipe(
+                Effect.mapError(backend("reading logits"))
+              )
+              const { logSumExp, argmax } = rowStats(row)
+              for (const i of p.c.members) {
+                const token = requests[i]!.tokens.at(-1)!
+                out[i] = { logProbs: [row[token]! - logSumExp], greedy: [argmax === token] }
+              }
+            }
+          }
+        }
+      })
+
+    const scoreTokens = (requests: ReadonlyArray<ScoreRequest>) =>
+      Effect.gen(function*() {
+        for (const [i, r] of requests.entries()) yield* checkTokens(r.tokens, `request ${i}`, maxLength + 1)
+        const out = new Array<TokenScores>(requests.length)
+        // Requests scoring only their last token, grouped by the tokens before it; a group of two or more shares
+        // one forward pass. Everything else takes the batched path.
+        const byContext = new Map<string, Array<number>>()
+        requests.forEach((r, i) => {
+          if (r.scoreFrom !== r.tokens.length - 1) return
+          const key = r.tokens.slice(0, -1).join(",")
+          const members = byContext.get(key)
+          if (members === undefined) byContext.set(key, [i])
+          else members.push(i)
+        })
+        const shared = [...byContext.values()].filter((members) => members.length > 1)
+        const sharedSet = new Set(shared.flat())
+        if (shared.length > 0) yield* scoreSharedContexts(requests, shared, out)
+        yield* scoreBatched(requests, requests.map((_, i) => i).filter((i) => !sharedSet.has(i)), out)
         return out
       })
 

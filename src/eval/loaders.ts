@@ -1,4 +1,6 @@
 import { Effect } from "effect"
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet"
+import { compressors } from "hyparquet-compressors"
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { gunzipSync } from "node:zlib"
@@ -20,6 +22,8 @@ import type { ChoicesRow, MmluRow } from "./prompts.ts"
  *  - MMLU: a folder (or files) of per-subject CSVs, original (no header, letter answers, `<subject>_test.csv`)
  *    or with a `question,choice0..3,answer` header and 0–3 answers.
  *  - GSM8K: jsonl `question, answer`.
+ *  - MATH: rows `problem, solution` (plus `level, type`, `idx`, … ignored) from JSONL or Parquet: Hugging Face
+ *    `hendrycks/competition_math` / `EleutherAI/hendrycks_math` files, HuggingFaceTB/math_tasks' `data/math/*.jsonl`.
  * Every malformed record fails with an `EvalDataError` naming the file and line.
  */
 
@@ -363,6 +367,30 @@ export const loadMmlu = (files: ReadonlyArray<string>): Effect.Effect<Array<Mmlu
 
 export const loadGsm8k = (files: ReadonlyArray<string>) =>
   jsonlRows(files, (r) => ({ question: str(r, "question"), answer: str(r, "answer") }))
+
+/** Every row of a Parquet file as a record, each located by its row number. */
+export const readParquetRows = (file: string): Effect.Effect<Array<Located<Record<string, unknown>>>, EvalDataError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors })
+      return rows.map((value, i) => ({ file, location: `row ${i + 1}`, value: value as Record<string, unknown> }))
+    },
+    catch: (e) => dataError(file, "file", `not a readable Parquet file: ${(e as Error).message}`, e)
+  })
+
+export interface MathRow {
+  readonly problem: string
+  readonly solution: string
+}
+
+/** MATH problems from `.jsonl[.gz]` or `.parquet` files. */
+export const loadMath = (files: ReadonlyArray<string>): Effect.Effect<Array<MathRow>, EvalDataError> =>
+  Effect.map(
+    Effect.forEach(files, (file) =>
+      Effect.flatMap(/\.parquet$/.test(file) ? readParquetRows(file) : readJsonl(file), (recs) =>
+        convert(recs, (r): MathRow => ({ problem: str(r, "problem"), solution: str(r, "solution") })))),
+    (x) => x.flat()
+  )
 
 /** A path that is a folder stands for its files with one of `extensions`, sorted; missing paths fail. */
 export const expandFiles = (

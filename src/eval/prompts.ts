@@ -193,3 +193,15 @@ export const gsm8k = (row: { question: string; answer: string }): Doc => ({
 })
 
 export const isPromptError = (e: unknown): e is Error => e instanceof PromptError
+
+/**
+ * [SM] `prompt_math` (SmolLM2's MATH 4-shot, examples from HuggingFaceTB/math_tasks' "demo" split in order): the
+ * problem and an instruction to box the answer; the reference is the worked solution, so few-shot examples end
+ * with their `\boxed{…}` solution. Python's f-string `\\boxed{{}}` is the text `\boxed{}`.
+ */
+export const math = (row: { problem: string; solution: string }): Doc => ({
+  query: `${row.problem}\nPlease reason step by step, and put your final answer within \\boxed{}.\n\n`,
+  choices: [`${row.solution}\n\n`],
+  gold: [0],
+  instruction: ""
+})

@@ -7,6 +7,7 @@ import {
   loadCommonsenseQa,
   loadGsm8k,
   loadHellaswag,
+  loadMath,
   loadMmlu,
   loadOpenbookqa,
   loadPiqa,
@@ -30,11 +31,12 @@ export const PromptName = Schema.Literals([
   "winogrande_partial",
   "mmlu_cloze",
   "mmlu_mcf",
-  "gsm8k"
+  "gsm8k",
+  "math"
 ])
 export type PromptName = typeof PromptName.Type
 
-export const MetricName = Schema.Literals(["acc", "acc_norm", "acc_norm_nospace", "qem_gsm8k"])
+export const MetricName = Schema.Literals(["acc", "acc_norm", "acc_norm_nospace", "qem_gsm8k", "qem_math"])
 export type MetricName = typeof MetricName.Type
 
 export const TaskSpec = Schema.Struct({
@@ -90,6 +92,19 @@ export const builtinTasks: ReadonlyArray<TaskSpec> = [
     truncateFewshot: true,
     metrics: ["qem_gsm8k"],
     generation: { maxTokens: 256, stop: ["Question:", "Question"] }
+  },
+  {
+    // smollm tasks.py MATH_TASKS: HuggingFaceTB/math_tasks "math" @ 3d34f10, test split, 4 examples taken in
+    // order from its "demo" split, generation_size 1024, stop "\n\n", qem after `parse_math_answer`.
+    name: "math",
+    prompt: "math",
+    files: ["math/test.jsonl"],
+    fewshotFiles: ["math/demo.jsonl"],
+    numFewshot: 4,
+    fewshotSelect: "sequential",
+    truncateFewshot: true,
+    metrics: ["qem_math"],
+    generation: { maxTokens: 1024, stop: ["\n\n"] }
   }
 ]
 
@@ -136,6 +151,8 @@ const loadDocs = (prompt: PromptName, files: ReadonlyArray<string>): Effect.Effe
       return apply([".csv"], loadMmlu, prompts.mmluMcf)
     case "gsm8k":
       return apply(jsonl, loadGsm8k, prompts.gsm8k)
+    case "math":
+      return apply([...jsonl, ".parquet"], loadMath, prompts.math)
   }
 }
 
@@ -152,7 +169,9 @@ export const loadTask = (spec: TaskSpec, dataDir: string): Effect.Effect<LoadedT
   Effect.gen(function*() {
     const docs = yield* loadDocs(spec.prompt, spec.files.map((f) => resolve(dataDir, f)))
     if (spec.fewshotFiles === undefined || spec.numFewshot === 0) return { spec, docs }
-    const fewshotDocs = yield* loadDocs(spec.prompt, spec.fewshotFiles.map((f) => resolve(dataDir, f)))
+    const fewshotDocs = yield* loadDocs(spec.prompt, spec.fewshotFiles.map((f) => resolve(dataDir, f))).pipe(
+      Effect.mapError((e) => dataError(e.file, e.location, `${e.message}: ${e.file} (the few-shot examples of ${spec.name}; --num-fewshot 0 runs without them)`, e.cause))
+    )
     return { spec, docs, fewshotDocs }
   })
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { encodePair, fromTokenModel, type TextCodec, type TokenModel } from "../../src/eval/LanguageModel.ts"
+import { encodePair, fromTokenModel, rollingWindows, type ScoreRequest, type TextCodec, type TokenModel } from "../../src/eval/LanguageModel.ts"
+import { loadPredictions, predictionsModel, requestLines } from "../../src/eval/predictions.ts"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
 
 /** One token per character (code unit + 1), id 0 is end-of-text; "ab" merges into one token (id 1000). */
 const codec: TextCodec = {
@@ -66,5 +70,64 @@ describe("lighteval's tokenization rules over a token model", () => {
       // Three tokens are "ab", "c", "d".
       const short = yield* fromTokenModel(codec, fake(100, "abcdefg")).generate([{ prompt: "p", maxTokens: 3, stop: [] }])
       expect(short).toEqual([["abcd"]])
+    }))
+})
+
+describe("rolling log-likelihood (lighteval loglikelihood_rolling, harness windows)", () => {
+  const w = (context: Array<number>, continuation: Array<number>) => ({ context, continuation })
+  it("windows exactly as lm-evaluation-harness get_rolling_token_windows + make_disjoint_window", () => {
+    // Expected lists printed by the harness's own functions (lm_eval/utils.py) for the same arguments.
+    const one = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
+    expect(rollingWindows(one(10), 0, 4)).toEqual([w([0], [1, 2, 3, 4]), w([4], [5, 6, 7, 8]), w([6, 7, 8], [9, 10])])
+    expect(rollingWindows(one(4), 0, 4)).toEqual([w([0], [1, 2, 3, 4])])
+    expect(rollingWindows(one(5), 0, 4)).toEqual([w([0], [1, 2, 3, 4]), w([1, 2, 3, 4], [5])])
+    expect(rollingWindows(one(7), 0, 3)).toEqual([w([0], [1, 2, 3]), w([3], [4, 5, 6]), w([4, 5, 6], [7])])
+    expect(rollingWindows(one(10), 0, 4, 2)).toEqual([w([0], [1, 2, 3, 4]), w([3, 4], [5, 6, 7]), w([6, 7], [8, 9, 10])])
+    expect(rollingWindows([], 0, 4)).toEqual([])
+  })
+
+  it.effect("sums every token's log-prob over the windows, each scored after its own context", () =>
+    Effect.gen(function*() {
+      const seen: Array<ScoreRequest> = []
+      // log p(t_i | …) = −(t_i + t_{i−1}/100 + i/10⁴): depends on the previous token and the position in the window.
+      const lp = (tokens: ReadonlyArray<number>, i: number) => -(tokens[i]! + tokens[i - 1]! / 100 + i / 1e4)
+      const model: TokenModel = {
+        name: "known",
+        maxLength: 4,
+        scoreTokens: (requests) =>
+          Effect.sync(() =>
+            requests.map((r) => {
+              seen.push(r)
+              const logProbs = r.tokens.slice(r.scoreFrom).map((_, j) => lp(r.tokens, r.scoreFrom + j))
+              return { logProbs, greedy: logProbs.map(() => false) }
+            })),
+        generateTokens: () => Stream.empty
+      }
+      const lm = fromTokenModel(codec, model)
+      // "ABCDEFGHIJ" is ids 66..75 in the codec; "" has no tokens.
+      const [long, short, empty] = yield* lm.logLikelihoodRolling(["ABCDEFGHIJ", "AB", ""])
+      const ids = codec.encode("ABCDEFGHIJ")
+      expect(seen.map((r) => [r.tokens, r.scoreFrom])).toEqual([
+        [[0, ...ids.slice(0, 4)], 1],
+        [ids.slice(3, 8), 1],
+        [ids.slice(5, 10), 3],
+        [[0, 66, 67], 1]
+      ])
+      const sum = (tokens: Array<number>, from: number) => tokens.slice(from).reduce((a, _, j) => a + lp(tokens, from + j), 0)
+      expect(long!.tokens).toBe(10)
+      expect(long!.logProb).toBeCloseTo(sum([0, ...ids.slice(0, 4)], 1) + sum(ids.slice(3, 8), 1) + sum(ids.slice(5, 10), 3), 12)
+      expect(short).toEqual({ logProb: lp([0, 66, 67], 1) + lp([0, 66, 67], 2), tokens: 2 })
+      expect(empty).toEqual({ logProb: 0, tokens: 0 })
+    }))
+
+  it.effect("a predictions file answers rolling requests by text; --dump-requests writes them", () =>
+    Effect.gen(function*() {
+      const file = path.join(mkdtempSync(path.join(tmpdir(), "smol-rolling-")), "p.jsonl")
+      writeFileSync(file, JSON.stringify({ text: "some document", logprob: -42.5, tokens: 3 }) + "\n")
+      const lm = predictionsModel("p", yield* loadPredictions(file))
+      expect(yield* lm.logLikelihoodRolling(["some document"])).toEqual([{ logProb: -42.5, tokens: 3 }])
+      const missing = yield* Effect.flip(lm.logLikelihoodRolling(["other"]))
+      expect(missing.reason).toBe("MissingPrediction")
+      expect(requestLines("wikitext", { rolling: ["some document"] })).toEqual([JSON.stringify({ task: "wikitext", text: "some document" })])
     }))
 })

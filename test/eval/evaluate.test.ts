@@ -24,7 +24,8 @@ const fixedModel = (table: Record<string, number>, generations: Record<string, s
       r.continuation in table
         ? Effect.succeed({ logProb: table[r.continuation]!, isGreedy: false })
         : Effect.fail(new LanguageModelError({ reason: "MissingPrediction", message: r.continuation }))),
-  generate: (requests) => Effect.succeed(requests.map((r) => [generations[r.prompt.split("\n\n").at(-1)!] ?? ""]))
+  generate: (requests) => Effect.succeed(requests.map((r) => [generations[r.prompt.split("\n\n").at(-1)!] ?? ""])),
+  logLikelihoodRolling: () => Effect.fail(new LanguageModelError({ reason: "MissingPrediction", message: "no rolling" }))
 })
 
 const arcDoc = (q: string, choices: Array<string>, gold: number) =>

@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { makeLlamaTokenModel } from "../../src/eval/llama-token-model.ts"
+import { makeLlamaTokenModel, rowStats } from "../../src/eval/llama-token-model.ts"
 import { Gpu } from "../../src/gpu/Gpu.ts"
 import { presets } from "../../src/model/config.ts"
 import { llamaReference } from "../../src/model/llama.cpu.ts"
@@ -51,6 +51,45 @@ layer(Gpu.layer)("the GPU Llama as the evaluation's TokenModel", (it) => {
       })
       expect(scores[3]!.greedy.every((g) => g)).toBe(true)
     }).pipe(Effect.scoped))
+
+  it.effect("single-token continuations of a shared context: one forward per batch of contexts, same scores as the reference", () =>
+    Effect.gen(function*() {
+      const real = yield* Gpu
+      let runs = 0
+      const gpu = { ...real, run: (steps: Parameters<typeof real.run>[0]) => (runs++, real.run(steps)) }
+      const model = yield* makeLlamaTokenModel(gpu, { config, weights }, { name: "tiny", maxLength: 64, batchSize: 4 })
+      const V = config.vocabSize
+      const ctxA = tokenIds(12, V, 5)
+      const ctxB = tokenIds(30, V, 6)
+      const best = argmax(referenceLogits(ctxA)(ctxA.length - 1))
+      // MMLU-like letters after two contexts (one letter the reference argmax), plus requests that must stay on
+      // the batched path: a multi-token continuation of ctxA, a lone single-token one, and a full 65-token window.
+      const requests = [
+        ...[best, 3, 7, (best + 1) % V].map((t) => ({ tokens: [...ctxA, t], scoreFrom: ctxA.length })),
+        ...[1, 2, 3].map((t) => ({ tokens: [...ctxB, t], scoreFrom: ctxB.length })),
+        { tokens: [...ctxA, 5, 6], scoreFrom: ctxA.length },
+        { tokens: tokenIds(9, V, 7), scoreFrom: 8 },
+        { tokens: tokenIds(65, V, 8), scoreFrom: 1 }
+      ]
+      const scores = yield* model.scoreTokens(requests)
+      requests.forEach(({ tokens, scoreFrom }, i) => {
+        const logits = referenceLogits(tokens)
+        const want = Array.from({ length: tokens.length - scoreFrom }, (_, j) => logSoftmaxAt(logits(scoreFrom + j - 1), tokens[scoreFrom + j]!))
+        expectClose(`request ${i} log-probs`, scores[i]!.logProbs, want)
+        expect(scores[i]!.greedy, `request ${i} greedy flags`).toEqual(
+          Array.from({ length: tokens.length - scoreFrom }, (_, j) => argmax(logits(scoreFrom + j - 1)) === tokens[scoreFrom + j])
+        )
+      })
+      expect(scores[0]!.greedy).toEqual([true])
+      // Both shared contexts in one forward; the other four requests in one batched pass.
+      expect(runs).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it("rowStats: log-sum-exp and np.argmax's first-index tie rule", () => {
+    expect(rowStats([1, 3, 3, 2]).argmax).toBe(1)
+    expect(rowStats([0, 0]).logSumExp).toBeCloseTo(Math.log(2), 12)
+    expect(rowStats([1, Number.NaN, 5]).argmax).toBe(1)
+  })
 
   it.effect("greedy generation follows the reference argmax token by token", () =>
     Effect.gen(function*() {
