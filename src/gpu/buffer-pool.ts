@@ -40,7 +40,14 @@ export class BufferPool {
   private pooledBytes = 0
   private pooledBuffers = 0
 
-  constructor(private readonly device: GPUDevice, private readonly capBytes: number) {}
+  // Plain fields rather than parameter properties, so that Node's own type stripping can load this file too.
+  private readonly device: GPUDevice
+  private readonly capBytes: number
+
+  constructor(device: GPUDevice, capBytes: number) {
+    this.device = device
+    this.capBytes = capBytes
+  }
 
   /** A reused buffer if one of the class is free, else null (the caller creates one under an error scope). */
   take(bytes: number, usage: number, label: string): GPUBuffer | null {
