@@ -30,7 +30,8 @@ import { wordTokenize } from "../text/spacy-en.ts"
 import { AtomicFile, idTablePath, pad, type Removal, resolveIds, wrapConfig, wrapWrite, writeRemovals } from "./files.ts"
 import { ReaderHeap, RecordReader } from "./merge.ts"
 import { MT19937 } from "./mt19937.ts"
-import { xxh64Into } from "./xxhash64.ts"
+import { type MinhashKernel, minhashKernel } from "./minhash-wasm.ts"
+import { type WordBuffer, writeWords } from "./shingle-words.ts"
 
 export interface MinhashConfig {
   readonly nGrams: number
@@ -84,46 +85,71 @@ export const shingleTexts = (text: string, config: MinhashConfig = defaultMinhas
 const INV32 = 1 / 4294967296
 
 /**
- * Signatures of documents, reusing buffers across calls. The inner loop computes, for each of the 112 (a, b)
- * and every shingle h, ((h·a mod 2^64) + b mod 2^64) mod (2^61 − 1) on 32-bit halves and keeps the minimum.
- * Why not BigInt: ~100 allocations per shingle-hash pair; this loop is the stage's cost.
+ * Signatures of documents, reusing buffers across calls. The words are written by shingle-words.ts straight into
+ * the memory of a small WebAssembly module (minhash-wasm.ts), which hashes each shingle's byte range with XXH64 and
+ * takes, for each of the 112 (a, b), the minimum over shingles h of ((h·a + b) mod 2^64) mod (2^61 − 1) in native
+ * i64 arithmetic. No string, Buffer or BigInt is made per shingle.
  */
 export class MinhashSignatures {
   readonly params: MinhashParameters
   readonly numHashes: number
-  private shLo = new Uint32Array(1024)
-  private shHi = new Uint32Array(1024)
-  private readonly pair = new Uint32Array(2)
+  private readonly kernel: MinhashKernel
+  private readonly aPtr: number
+  private readonly bPtr: number
+  private readonly outPtr: number
+  private readonly dynPtr: number
+  private capacity = 0
+  private buf!: WordBuffer
+  private hashesPtr = 0
+  private u32!: Uint32Array
 
   constructor(readonly config: MinhashConfig = defaultMinhashConfig) {
     this.params = minhashParameters(config)
     this.numHashes = config.numBuckets * config.hashesPerBucket
+    this.kernel = minhashKernel()
+    this.aPtr = 64
+    this.bPtr = this.aPtr + 8 * this.numHashes
+    this.outPtr = this.bPtr + 8 * this.numHashes
+    this.dynPtr = this.outPtr + 8 * this.numHashes
+    this.layout(1 << 16)
+    const params = new BigUint64Array(this.kernel.memory.buffer)
+    for (let j = 0; j < this.numHashes; j++) {
+      params[this.aPtr / 8 + j] = this.params.a[j]!
+      params[this.bPtr / 8 + j] = this.params.b[j]!
+    }
   }
 
-  /** Shingle hashes of `text` into the internal buffers; returns how many. */
-  private hashShingles(text: string): number {
-    const words = wordTokenize(simplifyText(text, this.config.norm))
-    const n = words.length - this.config.nGrams + 1
-    if (n <= 0) return 0
-    if (this.shLo.length < n) {
-      this.shLo = new Uint32Array(n * 2)
-      this.shHi = new Uint32Array(n * 2)
+  /** Places the word offsets, shingle hashes and text of a document of up to `capacity` text bytes. */
+  private layout(capacity: number): void {
+    const maxWords = (capacity >> 1) + 8
+    const startsPtr = this.dynPtr
+    const endsPtr = startsPtr + 4 * maxWords
+    this.hashesPtr = endsPtr + 4 * maxWords
+    const textPtr = this.hashesPtr + 8 * maxWords
+    const need = textPtr + capacity
+    const memory = this.kernel.memory
+    if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536))
+    this.capacity = capacity
+    this.u32 = new Uint32Array(memory.buffer)
+    this.buf = {
+      u8: new Uint8Array(memory.buffer),
+      u32: this.u32,
+      startsIdx: startsPtr / 4,
+      endsIdx: endsPtr / 4,
+      textBase: textPtr,
+      textLimit: textPtr + capacity,
+      maxWords
     }
-    const g = this.config.nGrams
-    for (let i = 0; i < n; i++) {
-      let s = words[i]!
-      for (let k = 1; k < g; k++) s += " " + words[i + k]!
-      if (this.config.hashFc === "xxhash") xxh64Into(s, this.pair)
-      else {
-        // sha1_hash64: struct.unpack("<Q", sha1(utf8).digest()[:8])
-        const d = createHash("sha1").update(s, "utf8").digest()
-        this.pair[0] = d.readUInt32LE(0)
-        this.pair[1] = d.readUInt32LE(4)
-      }
-      this.shLo[i] = this.pair[0]!
-      this.shHi[i] = this.pair[1]!
+  }
+
+  /** Words of `text` into the module's memory; returns how many. */
+  private writeWords(text: string): number {
+    if (2 * text.length + 64 > this.capacity) this.layout(Math.max(2 * text.length + 64, 2 * this.capacity))
+    for (;;) {
+      const n = writeWords(text, this.config.norm, this.buf)
+      if (n >= 0) return n
+      this.layout(2 * this.capacity)
     }
-    return n
   }
 
   /**
@@ -131,14 +157,32 @@ export class MinhashSignatures {
    * document has no shingle (fewer words than n_grams), which datatrove skips.
    */
   signature(text: string, out: Uint32Array): boolean {
-    const n = this.hashShingles(text)
-    if (n === 0) return false
-    minOfPermutations(this.shLo, this.shHi, n, this.params, out)
+    const words = this.writeWords(text)
+    const g = this.config.nGrams
+    const n = words - g + 1
+    if (n <= 0) return false
+    const { startsIdx, endsIdx, u8 } = this.buf
+    const k = this.kernel
+    if (this.config.hashFc === "xxhash") k.hashShingles(n, g, startsIdx * 4, endsIdx * 4, this.hashesPtr)
+    else {
+      // sha1_hash64: struct.unpack("<Q", sha1(utf8).digest()[:8])
+      for (let i = 0; i < n; i++) {
+        const d = createHash("sha1").update(u8.subarray(this.u32[startsIdx + i]!, this.u32[endsIdx + i + g - 1]!)).digest()
+        u8.set(d.subarray(0, 8), this.hashesPtr + 8 * i)
+      }
+    }
+    const nh = this.numHashes
+    const exactNeeded = nh % 4 !== 0 || k.minPermFlag4(this.hashesPtr, n, nh, this.aPtr, this.bPtr, this.outPtr) !== 0
+    if (exactNeeded) k.minPerm1(this.hashesPtr, n, nh, this.aPtr, this.bPtr, this.outPtr)
+    out.set(this.u32.subarray(this.outPtr / 4, this.outPtr / 4 + 2 * nh))
     return true
   }
 }
 
-/** The hot loop, exported so the tests can compare it with BigInt arithmetic on arbitrary 64-bit inputs. */
+/**
+ * The permutation loop in JavaScript on 32-bit halves: no longer on the signature path (minhash-wasm.ts is), kept
+ * as an independent implementation that the tests compare with BigInt arithmetic on arbitrary 64-bit inputs.
+ */
 export const minOfPermutations = (
   shLo: Uint32Array,
   shHi: Uint32Array,
