@@ -159,12 +159,29 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
     if (resumeFrom !== undefined) {
       const loaded = yield* loadHfModel(resumeFrom)
       config = loaded.config
-      state = JSON.parse(yield* fs.readFileString(path.join(resumeFrom, "trainer_state.json"))) as TrainerState
-      const tensors = parseSafetensors(yield* fs.readFile(path.join(resumeFrom, "trainer_state.safetensors")), resumeFrom).tensors
+      const stateText = yield* fs.readFileString(path.join(resumeFrom, "trainer_state.json"))
+      state = yield* Effect.try({
+        try: () => {
+          const parsed = JSON.parse(stateText) as TrainerState
+          if (parsed.format !== "smol-pipeline trainer_state v1" || !Number.isInteger(parsed.step)) throw new Error("not a trainer_state v1 file")
+          return parsed
+        },
+        catch: (e) => new ResumeError({ message: `${resumeFrom}/trainer_state.json: ${String(e)}` })
+      })
+      const stateBytes = yield* fs.readFile(path.join(resumeFrom, "trainer_state.safetensors"))
+      const tensors = yield* Effect.try({
+        try: () => parseSafetensors(stateBytes, `${resumeFrom}/trainer_state.safetensors`).tensors,
+        catch: (e) => new ResumeError({ message: String(e instanceof Error ? e.message : e) })
+      })
       moments = new Map([...tensors].map(([k, t]) => [k, t.data]))
       // The model file may be bf16; the exact f32 weights travel in the trainer state.
       const master = new Map<string, Float32Array>()
-      for (const s of parameterSpecs(config)) master.set(s.name, moments.get(`master.${s.name}`) ?? loaded.weights.get(s.name)!)
+      for (const s of parameterSpecs(config)) {
+        master.set(s.name, moments.get(`master.${s.name}`) ?? loaded.weights.get(s.name)!)
+        if (!moments.has(`m.${s.name}`) || !moments.has(`v.${s.name}`)) {
+          return yield* new ResumeError({ message: `${resumeFrom}/trainer_state.safetensors lacks the AdamW moments of ${s.name}` })
+        }
+      }
       weights = master
       const mismatch = ([["seq_len", state.seq_len, o.seqLen], ["batch_size", state.batch_size, o.batchSize], ["grad_accum", state.grad_accum, o.gradAccum]] as const)
         .filter(([, a, b]) => a !== b)

@@ -213,4 +213,26 @@ describe("the training loop", () => {
       expect(metrics.map((m) => m.step)).toEqual([1, 2])
       expect(readdirSync(join(dir, "run", "checkpoints"))).toEqual(["step-00000002"])
     }).pipe(Effect.provide(services)))
+
+  it.effect("a damaged checkpoint is a ResumeError naming the file, not a crash", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      writeIds(join(dir, "ids.jsonl"), 8, 8, config.vocabSize, 3)
+      const options = (resume: boolean): TrainOptions => ({
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps: 2,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 2, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 1, saveDtype: "float32", resume
+      })
+      yield* runTrain({ ...options(false), steps: 1 })
+      const ckpt = join(dir, "run", "checkpoints", "step-00000001")
+      writeFileSync(join(ckpt, "trainer_state.safetensors"), readFileSync(join(ckpt, "trainer_state.safetensors")).subarray(0, 100))
+      const broken = yield* Effect.flip(runTrain(options(true)))
+      expect(broken._tag).toBe("ResumeError")
+      expect(broken.message).toMatch(/trainer_state\.safetensors/)
+      writeFileSync(join(ckpt, "trainer_state.json"), "{ not json")
+      const notJson = yield* Effect.flip(runTrain(options(true)))
+      expect(notJson.message).toMatch(/trainer_state\.json/)
+    }).pipe(Effect.provide(services)))
 })
