@@ -9,6 +9,9 @@
  * Task names: arc (= arc:easy + arc:challenge), arc:easy, arc:challenge, openbook_qa, hellaswag, piqa,
  * commonsense_qa, winogrande, winogrande:partial, mmlu (cloze), mmlu_mcf, gsm8k, math, humaneval, multipl-e:js,
  * multipl-e:cpp, multipl-e:java. Writes OUTPUT (lighteval-style results.json) and OUTPUT with .md (the table).
+ * `--file task=PATH[,PATH…]` (and `--fewshot-file`) replace a task's evaluation (few-shot) files, e.g. with Hugging
+ * Face Parquet shards. Progress (done/total, requests/s, ETA per task) goes to stderr; stdout carries only the
+ * Markdown table.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, FileSystem, Option, Stream } from "effect"
@@ -24,6 +27,7 @@ import { BpeTokenizer } from "../src/data/tokenizer/core.ts"
 import { gpuOptionsConfig, makeGpu } from "../src/gpu/Gpu.ts"
 import { loadHfModel } from "../src/model/checkpoint.ts"
 import { loadPredictions, predictionsModel, requestLines } from "../src/eval/predictions.ts"
+import { progressReporter } from "../src/eval/progress.ts"
 import { type EvalJob, markdownTable, resultsJson, runEvaluation, writeAtomic } from "../src/eval/report.ts"
 import { findTasks, loadTask } from "../src/eval/tasks.ts"
 
@@ -73,6 +77,14 @@ const command = Command.make(
   {
     tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated task names")),
     dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Folder laid out as shared/data/eval (see README)")),
+    file: Flag.String("file").pipe(
+      Flag.withDescription("TASK=PATH[,PATH…]: that task's evaluation files or folders (.parquet, .jsonl, …) instead of the default layout; repeatable"),
+      Flag.atLeast(0)
+    ),
+    fewshotFile: Flag.String("fewshot-file").pipe(
+      Flag.withDescription("TASK=PATH[,PATH…]: that task's few-shot pool (gsm8k train, mmlu_mcf dev, math demo); repeatable"),
+      Flag.atLeast(0)
+    ),
     predictions: Flag.String("predictions").pipe(Flag.withDescription("JSONL of log-likelihoods / generations from any model"), Flag.optional),
     model: Flag.String("model").pipe(Flag.withDescription("Hugging Face model folder, run on the GPU (WebGPU)"), Flag.optional),
     tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("The model's tokenizer.json (default: MODEL/tokenizer.json)"), Flag.optional),
@@ -95,7 +107,29 @@ const command = Command.make(
       }
       const names = a.tasks.split(",").map((s) => s.trim()).filter((s) => s !== "")
       const codeNames = names.filter((n) => n in codeTasks)
-      const specs = yield* findTasks(names.filter((n) => !(n in codeTasks)))
+      const parseOverrides = (flag: string, values: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const out = new Map<string, Array<string>>()
+          for (const f of values) {
+            const eq = f.indexOf("=")
+            if (eq <= 0) return yield* Effect.fail(new EvalConfigError({ message: `--${flag} ${f}: expected TASK=PATH[,PATH…]` }))
+            out.set(f.slice(0, eq), f.slice(eq + 1).split(",").filter((p) => p !== ""))
+          }
+          return out
+        })
+      const files = yield* parseOverrides("file", a.file)
+      const fewshotFiles = yield* parseOverrides("fewshot-file", a.fewshotFile)
+      const specs = (yield* findTasks(names.filter((n) => !(n in codeTasks)))).map((spec) => {
+        const f = files.get(spec.name)
+        const k = fewshotFiles.get(spec.name)
+        return { ...spec, ...(f === undefined ? {} : { files: f }), ...(k === undefined ? {} : { fewshotFiles: k }) }
+      })
+      for (const [flag, map] of [["file", files], ["fewshot-file", fewshotFiles]] as const) {
+        const unknown = [...map.keys()].find((t) => !specs.some((s) => s.name === t))
+        if (unknown !== undefined) {
+          return yield* Effect.fail(new EvalConfigError({ message: `--${flag} ${unknown}=…: ${unknown} is not one of the tasks run (${specs.map((s) => s.name).join(", ")})` }))
+        }
+      }
       const completions = Option.isSome(a.completions) ? yield* loadSamples(a.completions.value) : undefined
       const jobs: Array<EvalJob> = []
       // --num-fewshot 0 needs no few-shot files (MATH's demo split may be missing).
@@ -110,8 +144,7 @@ const command = Command.make(
         concurrency: a.concurrency,
         ...(Option.isSome(a.limit) ? { limit: a.limit.value } : {}),
         ...(Option.isSome(a.numFewshot) ? { numFewshot: a.numFewshot.value } : {}),
-        onProgress: (task: string, done: number, total: number) =>
-          Effect.sync(() => process.stderr.write(`\r${task}: ${done}/${total}${done === total ? "\n" : ""}`))
+        onProgress: progressReporter({ unit: (task) => (task in codeTasks ? "programs" : "requests") })
       }
 
       if (Option.isSome(a.dumpRequests)) {

@@ -126,6 +126,7 @@ export const scoreCompletions = (
     if (missing !== undefined) return yield* Effect.fail(dataError("completions", missing.taskId, `no completion for ${missing.taskId}`))
     const jobs = problems.flatMap((p) => byTask.get(p.taskId)!.map((c) => ({ p, c })))
     let done = 0
+    if (options.onProgress !== undefined) yield* options.onProgress(name, 0, jobs.length)
     const results = yield* Effect.forEach(
       jobs,
       ({ p, c }) =>

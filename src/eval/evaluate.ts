@@ -46,6 +46,7 @@ export interface EvaluateOptions {
   readonly numFewshot?: number
   /** Log-likelihood requests (or generations) per model call. */
   readonly batchSize?: number
+  /** Called with 0 done before the first model call (the task's clock starts), then after every batch. */
   readonly onProgress?: (task: string, done: number, total: number) => Effect.Effect<void>
 }
 
@@ -187,6 +188,7 @@ export const evaluateTask = (
     if (spec.generation !== undefined) {
       const requests = generationRequests(spec, instances)
       const generations: Array<ReadonlyArray<string>> = []
+      yield* progress(spec.name, 0, requests.length)
       for (const part of chunks(requests, batch)) {
         generations.push(...(yield* lm.generate(part)))
         yield* progress(spec.name, generations.length, requests.length)
@@ -195,6 +197,7 @@ export const evaluateTask = (
     } else {
       const requests = logLikelihoodRequests(instances)
       const results: Array<number> = []
+      yield* progress(spec.name, 0, requests.length)
       for (const part of chunks(requests, batch)) {
         results.push(...(yield* lm.logLikelihood(part)).map((r) => r.logProb))
         yield* progress(spec.name, results.length, requests.length)

@@ -20,11 +20,16 @@ import type { ChoicesRow, MmluRow } from "./prompts.ts"
  *  - Winogrande: HF / original jsonl (`sentence, option1, option2, answer`, answer optionally from a `.lst`
  *    file), or llm-foundry (`context_options, continuation, gold`).
  *  - MMLU: a folder (or files) of per-subject CSVs, original (no header, letter answers, `<subject>_test.csv`)
- *    or with a `question,choice0..3,answer` header and 0–3 answers.
+ *    or with a `question,choice0..3,answer` header and 0–3 answers; or HF `cais/mmlu` rows (`question, subject,
+ *    choices, answer`) from JSONL or Parquet.
  *  - GSM8K: jsonl `question, answer`.
  *  - MATH: rows `problem, solution` (plus `level, type`, `idx`, … ignored) from JSONL or Parquet: Hugging Face
  *    `hendrycks/competition_math` / `EleutherAI/hendrycks_math` files, HuggingFaceTB/math_tasks' `data/math/*.jsonl`.
- * Every malformed record fails with an `EvalDataError` naming the file and line.
+ * Every JSONL reader above also reads the same rows from the Hugging Face Parquet files of the dataset
+ * (`.parquet`, e.g. `allenai/ai2_arc` `ARC-Easy/test-00000-of-00001.parquet`): a Parquet row goes through the
+ * same mapping as the JSONL record with the same columns (nested `choices: {text, label}` structs and lists
+ * included; 64-bit integers become numbers).
+ * Every malformed record fails with an `EvalDataError` naming the file and line (JSONL, CSV) or row (Parquet).
  */
 
 export interface Located<A> {
@@ -168,9 +173,15 @@ const convert = <A>(records: ReadonlyArray<Located<Record<string, unknown>>>, f:
     catch: (e) => e as EvalDataError
   })
 
+/** Records of a `.parquet` file (by row) or a `.jsonl[.gz]` file (by line). */
+export const readRecords = (file: string): Effect.Effect<Array<Located<Record<string, unknown>>>, EvalDataError> =>
+  isParquet(file) ? readParquetRows(file) : readJsonl(file)
+
+const isParquet = (file: string) => /\.parquet$/i.test(file)
+
 const jsonlRows = <A>(files: ReadonlyArray<string>, f: (r: Record<string, unknown>, index: number) => A) =>
   Effect.map(
-    Effect.forEach(files, (file) => Effect.flatMap(readJsonl(file), (recs) => convert(recs, f))),
+    Effect.forEach(files, (file) => Effect.flatMap(readRecords(file), (recs) => convert(recs, f))),
     (xs) => xs.flat()
   )
 
@@ -222,8 +233,8 @@ const withLabels = <A>(
   f: (r: Record<string, unknown>) => A
 ): Effect.Effect<Array<A>, EvalDataError> =>
   Effect.gen(function*() {
-    const recs = yield* readJsonl(file)
-    const labels = yield* labelsBeside(file)
+    const recs = yield* readRecords(file)
+    const labels = isParquet(file) ? undefined : yield* labelsBeside(file)
     if (labels !== undefined && labels.length !== recs.length) {
       return yield* Effect.fail(
         dataError(file, "file", `${recs.length} records but ${labels.length} labels in the -labels.lst file beside it`)
@@ -341,14 +352,36 @@ export const loadWinogrande = (files: ReadonlyArray<string>) =>
     (x) => x.flat()
   )
 
-/** Per-subject CSVs; the subject is the file name without `_test`/`_dev`/`_val`. */
+/** `<subject>_test.csv` → `subject`; HF shards (`abstract_algebra/test-00000-of-00001.parquet`) → the folder. */
+const subjectOfFile = (file: string): string => {
+  const base = path.basename(file).replace(/\.(csv|jsonl|jsonl\.gz|parquet)$/i, "")
+  if (/^(test|dev|validation|val|train|auxiliary_train)(-\d+-of-\d+)?$/.test(base)) return path.basename(path.dirname(file))
+  return base.replace(/_(test|dev|val)$/, "")
+}
+
+/** An HF `cais/mmlu` record: `answer` a 0–3 index (the ClassLabel), or a letter; `subject` from the row or the file. */
+const mmluRecord = (file: string) => (r: Record<string, unknown>): MmluRow => {
+  const choices = strings(r.choices, "choices")
+  if (choices.length !== 4) throw new FieldError(`choices must hold 4 answers, got ${choices.length}`)
+  const raw = r.answer
+  const answer = typeof raw === "string" && /^[A-D]$/.test(raw.trim()) ? raw.trim() : int(r, "answer")
+  if (typeof answer === "number" && (answer < 0 || answer > 3)) throw new FieldError(`answer must be 0-3 or A-D, got ${answer}`)
+  const subject = typeof r.subject === "string" && r.subject !== "" ? r.subject : subjectOfFile(file)
+  return { subject, question: str(r, "question"), choices, answer }
+}
+
+/**
+ * Per-subject CSVs (the subject is the file name without `_test`/`_dev`/`_val`), or HF JSONL / Parquet rows
+ * (the subject is the row's `subject` column).
+ */
 export const loadMmlu = (files: ReadonlyArray<string>): Effect.Effect<Array<MmluRow>, EvalDataError> =>
   Effect.map(
     Effect.forEach(files, (file) =>
+      !/\.csv$/i.test(file) ? Effect.flatMap(readRecords(file), (recs) => convert(recs, mmluRecord(file))) :
       Effect.flatMap(readText(file), (text) =>
         Effect.try({
           try: () => {
-            const subject = path.basename(file).replace(/\.csv$/, "").replace(/_(test|dev|val)$/, "")
+            const subject = subjectOfFile(file)
             const rows = parseCsv(text)
             const headed = rows[0]?.fields[0] === "question" && rows[0]?.fields.at(-1) === "answer"
             return rows.slice(headed ? 1 : 0).map((row): MmluRow => {
@@ -368,12 +401,25 @@ export const loadMmlu = (files: ReadonlyArray<string>): Effect.Effect<Array<Mmlu
 export const loadGsm8k = (files: ReadonlyArray<string>) =>
   jsonlRows(files, (r) => ({ question: str(r, "question"), answer: str(r, "answer") }))
 
+/**
+ * Parquet values as JSON would hold them: INT64 columns (Arrow's default for HF integer columns) arrive as
+ * bigints, which become numbers (strings if beyond 2^53, so they fail a field check instead of losing digits).
+ */
+const plainValues = (v: unknown): unknown => {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : String(v)
+  if (Array.isArray(v)) return v.map(plainValues)
+  if (typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainValues(x)]))
+  }
+  return v
+}
+
 /** Every row of a Parquet file as a record, each located by its row number. */
 export const readParquetRows = (file: string): Effect.Effect<Array<Located<Record<string, unknown>>>, EvalDataError> =>
   Effect.tryPromise({
     try: async () => {
       const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors })
-      return rows.map((value, i) => ({ file, location: `row ${i + 1}`, value: value as Record<string, unknown> }))
+      return rows.map((value, i) => ({ file, location: `row ${i + 1}`, value: plainValues(value) as Record<string, unknown> }))
     },
     catch: (e) => dataError(file, "file", `not a readable Parquet file: ${(e as Error).message}`, e)
   })
@@ -387,7 +433,7 @@ export interface MathRow {
 export const loadMath = (files: ReadonlyArray<string>): Effect.Effect<Array<MathRow>, EvalDataError> =>
   Effect.map(
     Effect.forEach(files, (file) =>
-      Effect.flatMap(/\.parquet$/.test(file) ? readParquetRows(file) : readJsonl(file), (recs) =>
+      Effect.flatMap(readRecords(file), (recs) =>
         convert(recs, (r): MathRow => ({ problem: str(r, "problem"), solution: str(r, "solution") })))),
     (x) => x.flat()
   )

@@ -129,30 +129,31 @@ const loadDocs = (prompt: PromptName, files: ReadonlyArray<string>): Effect.Effe
             }),
           catch: (e) => e as EvalDataError
         })))
-  const jsonl = [".jsonl", ".jsonl.gz"]
+  // Every task also reads its Hugging Face dataset's Parquet files (same columns as the HF JSONL rows).
+  const records = [".jsonl", ".jsonl.gz", ".parquet"]
   switch (prompt) {
     case "arc":
-      return apply(jsonl, loadArc, prompts.arc)
+      return apply(records, loadArc, prompts.arc)
     case "openbookqa":
-      return apply([".tsv", ...jsonl], loadOpenbookqa, prompts.openbookqa)
+      return apply([".tsv", ...records], loadOpenbookqa, prompts.openbookqa)
     case "hellaswag":
-      return apply(jsonl, loadHellaswag, prompts.hellaswag)
+      return apply(records, loadHellaswag, prompts.hellaswag)
     case "piqa":
-      return apply(jsonl, loadPiqa, prompts.piqa)
+      return apply(records, loadPiqa, prompts.piqa)
     case "commonsense_qa":
-      return apply(jsonl, loadCommonsenseQa, prompts.commonsenseQa)
+      return apply(records, loadCommonsenseQa, prompts.commonsenseQa)
     case "winogrande":
-      return apply(jsonl, loadWinogrande, prompts.winogrande)
+      return apply(records, loadWinogrande, prompts.winogrande)
     case "winogrande_partial":
-      return apply(jsonl, loadWinogrande, prompts.winograndePartial)
+      return apply(records, loadWinogrande, prompts.winograndePartial)
     case "mmlu_cloze":
-      return apply([".csv"], loadMmlu, prompts.mmluCloze)
+      return apply([".csv", ...records], loadMmlu, prompts.mmluCloze)
     case "mmlu_mcf":
-      return apply([".csv"], loadMmlu, prompts.mmluMcf)
+      return apply([".csv", ...records], loadMmlu, prompts.mmluMcf)
     case "gsm8k":
-      return apply(jsonl, loadGsm8k, prompts.gsm8k)
+      return apply(records, loadGsm8k, prompts.gsm8k)
     case "math":
-      return apply([...jsonl, ".parquet"], loadMath, prompts.math)
+      return apply(records, loadMath, prompts.math)
   }
 }
 
