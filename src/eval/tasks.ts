@@ -177,10 +177,12 @@ export const loadTask = (spec: TaskSpec, dataDir: string): Effect.Effect<LoadedT
   })
 
 export const findTasks = (names: ReadonlyArray<string>, table: ReadonlyArray<TaskSpec> = builtinTasks) =>
-  Effect.forEach(names, (name) => {
+  Effect.forEach(names, (given) => {
+    // lighteval's task ids spell the subset with an underscore (arc_easy); ours with a colon (arc:easy).
+    const name = table.some((t) => t.name === given || t.name.startsWith(`${given}:`)) ? given : given.replace("_", ":")
     // "arc" selects both ARC tasks, as lighteval's suite file does with `custom|arc|0|1`.
     const found = table.filter((t) => t.name === name || t.name.startsWith(`${name}:`) && !t.name.endsWith(":partial"))
     return found.length > 0
       ? Effect.succeed(found)
-      : Effect.fail(new EvalConfigError({ message: `unknown task "${name}"; known: ${table.map((t) => t.name).join(", ")}` }))
+      : Effect.fail(new EvalConfigError({ message: `unknown task "${given}"; known: ${table.map((t) => t.name).join(", ")}` }))
   }).pipe(Effect.map((xs) => xs.flat()))

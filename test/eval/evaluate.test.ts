@@ -204,3 +204,14 @@ describe("predictions files and reports", () => {
     expect(passAtK(5, 4, 2)).toBe(1)
   })
 })
+
+describe("task names", () => {
+  it.effect("accept lighteval's underscore spelling of subsets (arc_easy) beside ours (arc:easy)", () =>
+    Effect.gen(function*() {
+      const names = (xs: ReadonlyArray<string>) => Effect.map(findTasks(xs), (ts) => ts.map((t) => t.name))
+      expect(yield* names(["arc_easy"])).toEqual(["arc:easy"])
+      expect(yield* names(["arc:challenge", "winogrande_partial"])).toEqual(["arc:challenge", "winogrande:partial"])
+      expect(yield* names(["mmlu_mcf"])).toEqual(["mmlu_mcf"])
+      expect((yield* Effect.flip(findTasks(["arc_hard"]))).message).toMatch(/unknown task "arc_hard"/)
+    }))
+})
