@@ -15,6 +15,7 @@ import { FineWebQualityFilter } from "../src/data/filters/fineweb-quality.ts"
 import { GopherQualityFilter } from "../src/data/filters/gopher-quality.ts"
 import { GopherRepetitionFilter } from "../src/data/filters/gopher-repetition.ts"
 import { makeDocument } from "../src/data/Document.ts"
+import { forgetRecentTexts } from "../src/data/text/datatrove-text.ts"
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { seconds: { type: "string", default: "3" } } })
 
@@ -43,6 +44,9 @@ const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d.text), 0)
 const chain = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter({ filterNoTerminalPunct: false }), FineWebQualityFilter()]
 
 const pass = () => {
+  // The word memo connects consecutive filters on one document; a later pass over the same texts must not find
+  // them already tokenized (a real stream never shows a filter chain the same text twice).
+  forgetRecentTexts()
   let kept = 0
   for (const doc of docs) {
     let d = doc

@@ -1,17 +1,28 @@
 import { describe, expect, it } from "@effect/vitest"
-import { C4QualityFilter } from "../../src/data/filters/c4-quality.ts"
+import { C4QualityFilter, type C4QualityOptions } from "../../src/data/filters/c4-quality.ts"
+import { GopherRepetitionFilter } from "../../src/data/filters/gopher-repetition.ts"
+import { gopherLineStats } from "../../src/data/filters/gopher-quality.ts"
 import {
   allDuplicateChars,
+  allDuplicateCharsGluedOfInfos,
   allDuplicateCharsOfInfos,
   allDuplicateCharsSlow,
   topDuplicateChars,
   topDuplicateCharsOfInfos,
+  topDuplicateCharsOfInfosById,
   topDuplicateCharsSlow
 } from "../../src/data/filters/gopher-repetition.ts"
-import { setCheckRememberedWords, splitIntoWords } from "../../src/data/text/datatrove-text.ts"
+import {
+  forgetRecentTexts,
+  setCheckRememberedWords,
+  splitIntoWordInfos,
+  splitIntoWords
+} from "../../src/data/text/datatrove-text.ts"
+import { lstripStartsWith, pyLen, pySplitlines, pyStrip, rstripEndsWith } from "../../src/data/text/pytext.ts"
 import {
   countSentences,
   countSentencesReference,
+  docTokens,
   pieceInfo,
   spacyTokens,
   spacyTokensReference,
@@ -36,7 +47,10 @@ const PIECES = [
   "(paren)", "[bracket]", "{brace}", "[1]", "[edit]", "[citation needed]", "#tag", "@user", "*star*", "_under_",
   "¿Qué?", "¡Hola!", "。", "！", "？", "，", "中文。", "日本語、", "Привет.", "é.", "Ä.", "ñandú", "İstanbul",
   "😀", "👍🏽.", "a😀b", "𝔘𝔫𝔦", "‼", "‽", "।", "؟", "\u00ad", "lorem", "ipsum", "javascript", "privacy", "policy",
-  "\\n", "\\t", "<space>", "''", "'\")", "8)", "8-)", "(8", "=|", ":|", "]=", "=[", ">:(", ">.<", "v.v"
+  "\\n", "\\t", "<space>", "''", "'\")", "8)", "8-)", "(8", "=|", ":|", "]=", "=[", ">:(", ">.<", "v.v",
+  // C4's lowercased phrases, in other cases, split by a citation, and with a Kelvin sign that lowercases to "k".
+  "Lorem Ipsum", "JavaScript", "java[1]script", "Privacy Policy", "use cookies", "Use Coo\u212Aies", "terms of use",
+  "cookie", "• item", "- item", "more...", "more…", "ΣΑΣ."
 ]
 const SEPARATORS = [" ", " ", " ", " ", " ", "  ", "\t", "\u00a0", " \u3000", "\u2009", "\n", "\n\n", " \n", "\r\n", "\f"]
 
@@ -122,5 +136,143 @@ describe("C4QualityFilter hands its words on", () => {
     } finally {
       setCheckRememberedWords(false)
     }
+  })
+})
+
+describe("DocTokens: a stripped line's words and sentences from the whole text's tokens", () => {
+  it("equal tokenizing the line on its own", () => {
+    for (const text of texts) {
+      const dt = docTokens(text)
+      const n = text.length
+      let start = 0
+      // pySplitlines boundaries as offsets, each line stripped.
+      for (let i = 0; i <= n; i++) {
+        const c = i < n ? text.charCodeAt(i) : -1
+        if (!(c === -1 || [10, 13, 11, 12, 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029].includes(c))) continue
+        if (c === -1 && start >= n) break
+        const end = i
+        if (c === 13 && text.charCodeAt(i + 1) === 10) i++
+        let a = start
+        let b = end
+        while (a < b && pyStrip(text[a]!) === "") a++
+        while (b > a && pyStrip(text[b - 1]!) === "") b--
+        start = i + 1
+        const line = text.slice(a, b)
+        const words: Array<ReturnType<typeof pieceInfo>> = []
+        const sentences = dt.rangeWordsAndSentences(a, b, words)
+        expect(words.map((w) => w.text), JSON.stringify(line)).toEqual(wordTokenizeReference(line))
+        expect(sentences).toBe(countSentencesReference(line))
+      }
+      expect(dt.words().map((w) => w.text)).toEqual(wordTokenizeReference(text))
+    }
+  })
+})
+
+describe("GopherRepetition numbered and windowed n-gram statistics", () => {
+  it("equal the string-building ones", () => {
+    const lists: Array<ReadonlyArray<string>> = [
+      [],
+      ["a"],
+      ["ab", "c", "d", "e", "f", "a", "bc", "d", "e", "f", "abc", "d", "e", "f", "ab", "cd", "e", "f"],
+      ["x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "y"],
+      // Long words: windows that end inside the first word, and equal n-grams far apart.
+      ["internationalization", "of", "the", "internationalization", "of", "the", "world", "internationalization", "of"]
+    ]
+    for (const text of texts.slice(0, 200)) lists.push(wordTokenizeReference(text))
+    for (const words of lists) {
+      if (words.some((w) => /[\ud800-\udfff ]/.test(w))) continue
+      const infos = words.map(pieceInfo)
+      for (const n of [1, 2, 3, 4, 5]) {
+        const byId = topDuplicateCharsOfInfosById(infos, n)
+        if (byId !== null) expect(byId).toBe(topDuplicateCharsSlow(words, n))
+      }
+      for (const n of [1, 2, 3, 5, 6, 7, 8, 9, 10]) {
+        expect(allDuplicateCharsGluedOfInfos(infos, n)).toBe(allDuplicateCharsSlow(words, n))
+      }
+    }
+  })
+})
+
+describe("GopherQuality line statistics", () => {
+  it("equal counting over splitlines", () => {
+    for (const text of [...texts, "- a\n • b\n...\nc …  \n\r\n", "a..\n..\n.", "\u2028-x...\u2029\f"]) {
+      const lines = pySplitlines(text)
+      expect(gopherLineStats(text), JSON.stringify(text)).toEqual({
+        lines: lines.length,
+        bullets: lines.filter((l) => lstripStartsWith(l, "•") || lstripStartsWith(l, "-")).length,
+        ellipses: lines.filter((l) => rstripEndsWith(l, "...") || rstripEndsWith(l, "…")).length
+      })
+    }
+  })
+})
+
+// datatrove's C4QualityFilter, line by line, straight from its definition.
+const c4Reference = (text: string, o: C4QualityOptions): { keep: boolean; text?: string; reason?: string } => {
+  let numSentences = 0
+  const kept: Array<string> = []
+  for (const raw of pySplitlines(text)) {
+    let line = pyStrip(raw)
+    const words = line.split(/[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/).filter((w) => w.length > 0)
+    if (o.maxWordLength !== -1 && words.some((w) => pyLen(w) > o.maxWordLength)) continue
+    if (o.removeCitations) line = line.replace(/\[\d*]|\[edit]|\[citation needed]/g, "")
+    if (o.filterNoTerminalPunct && (![".", "?", "!", "\"", "'"].some((p) => line.endsWith(p)) || line.endsWith("..."))) continue
+    if (words.length < o.minWordsPerLine) continue
+    const lower = line.toLowerCase()
+    if (o.filterLoremIpsum && lower.includes("lorem ipsum")) return { keep: false, reason: "lorem_ipsum" }
+    if (o.filterJavascript && lower.includes("javascript")) continue
+    if (o.filterCurlyBracket && line.includes("{")) return { keep: false, reason: "curly_bracket" }
+    if (o.filterPolicy && ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"].some((p) => lower.includes(p))) continue
+    if (o.minNumSentences !== -1) numSentences += countSentencesReference(line)
+    kept.push(line)
+  }
+  if (numSentences < o.minNumSentences) return { keep: false, reason: "too_few_sentences" }
+  return { keep: true, text: pyStrip(kept.join("\n")) }
+}
+
+describe("C4QualityFilter on the document's tokens", () => {
+  it("decides and rewrites as the line-by-line definition", () => {
+    const base: C4QualityOptions = {
+      splitParagraph: true, removeCitations: true, filterNoTerminalPunct: false, minNumSentences: 3, minWordsPerLine: 3,
+      maxWordLength: 1000, filterLoremIpsum: true, filterJavascript: true, filterCurlyBracket: false, filterPolicy: true
+    }
+    const variants: Array<C4QualityOptions> = [
+      base,
+      { ...base, filterNoTerminalPunct: true, minNumSentences: 1 },
+      { ...base, removeCitations: false, filterLoremIpsum: false, minWordsPerLine: 1, maxWordLength: 12 },
+      { ...base, filterCurlyBracket: true, minNumSentences: 5 }
+    ]
+    let kept = 0
+    let dropped = 0
+    for (const o of variants) {
+      const c4 = C4QualityFilter(o)
+      for (const text of texts) {
+        // Tokens of the whole text may already be memoized (as after Gopher) or not.
+        if (text.length % 2 === 0) splitIntoWordInfos(text)
+        const r = c4.filter({ id: "x", text, metadata: {} })
+        const ref = c4Reference(text, o)
+        if (r._tag === "Keep") {
+          kept++
+          expect(ref, JSON.stringify(text)).toEqual({ keep: true, text: r.doc.text })
+        } else {
+          dropped++
+          expect(ref, JSON.stringify(text)).toEqual({ keep: false, reason: r.reason })
+        }
+      }
+    }
+    expect(kept).toBeGreaterThan(100)
+    expect(dropped).toBeGreaterThan(100)
+  })
+})
+
+describe("the word memo", () => {
+  it("connects the filters over more documents than datatrove's five, and forgets on request", () => {
+    const docs = texts.slice(0, 100).map((text, i) => ({ id: String(i), text, metadata: {} }))
+    const one = GopherRepetitionFilter()
+    const verdicts = docs.map((d) => one.filter(d)._tag)
+    forgetRecentTexts()
+    // Stream-like: every document through the tokenizer first, then the filter over all of them.
+    for (const d of docs) splitIntoWordInfos(d.text)
+    expect(docs.map((d) => GopherRepetitionFilter().filter(d)._tag)).toEqual(verdicts)
+    for (const d of docs) expect(splitIntoWords(d.text)).toEqual(wordTokenizeReference(d.text))
   })
 })

@@ -1,7 +1,7 @@
 import type { Document } from "../Document.ts"
-import { countSentencesAndWords, rememberWords } from "../text/datatrove-text.ts"
-import { isPySpaceCode, pyLen, pySplitlines, pyStrip } from "../text/pytext.ts"
-import { type PieceInfo, sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
+import { countSentencesAndWords, documentTokens, rememberWords } from "../text/datatrove-text.ts"
+import { isPySpaceCode, onlyNewlineBreaks, pyLen, pyStrip } from "../text/pytext.ts"
+import { type DocTokens, type PieceInfo, sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -42,6 +42,8 @@ export const c4QualityDefaults: C4QualityOptions = {
 
 const CITATION = /\[\d*]|\[edit]|\[citation needed]/g
 const END_PUNCTUATION = [".", "?", "!", "\"", "'"]
+/** Every lowercased phrase C4 looks for contains one of these. */
+const LOWER_HINTS = ["lorem ipsum", "javascript", "terms of use", "policy", "cookie"]
 const POLICY_SUBSTRINGS = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 
 /** Sentence pieces for `split_paragraph=False`: spaCy sentence spans cut at their ends, as split_into_sentences. */
@@ -73,7 +75,10 @@ const splitIntoSentences = (text: string): Array<string> => {
  * `len(line.split())` and whether a word is longer than `maxLen` code points (-1: no limit), without building
  * the words.
  */
-const countWords = (line: string, maxLen: number): { readonly count: number; readonly tooLong: boolean } => {
+const countWords = (line: string, maxLen: number, enough: number): { readonly count: number; readonly tooLong: boolean } => {
+  // When no word can be too long (the line itself is not), counting stops at `enough` words: the caller only
+  // compares the count with it.
+  const capped = maxLen === -1 || line.length <= maxLen
   let count = 0
   let tooLong = false
   let start = -1
@@ -84,6 +89,7 @@ const countWords = (line: string, maxLen: number): { readonly count: number; rea
     if (ws) {
       if (start >= 0) {
         count++
+        if (capped && count >= enough) return { count, tooLong: false }
         // A word of more than maxLen code points has more than maxLen UTF-16 units.
         if (maxLen !== -1 && i - start > maxLen && pyLen(line.slice(start, i)) > maxLen) tooLong = true
         start = -1
@@ -99,31 +105,104 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
   // order (whitespace never belongs to a word, and no special-case pattern spans a whitespace token), so the
   // sentence counting pass also yields the words FineWebQualityFilter will ask for.
   const collectWords = o.splitParagraph && o.minNumSentences !== -1
-  const decide = (doc: Document) => {
-    const lines = o.splitParagraph ? pySplitlines(doc.text) : splitIntoSentences(doc.text)
+  // With split_paragraph, each line is a stripped line of the document, so its words and sentence count come from
+  // the document's tokens (DocTokens, shared with the filters before through the memo) unless removing
+  // citations changed it.
+  const judgeLine = (
+    line: string,
+    w: { readonly count: number; readonly tooLong: boolean },
+    kept: Array<string>,
+    lowerChecks: boolean
+  ): "skip" | "keep" | "lorem_ipsum" | "curly_bracket" => {
+    if (o.filterNoTerminalPunct && (!END_PUNCTUATION.some((p) => line.endsWith(p)) || line.endsWith("..."))) return "skip"
+    if (w.count < o.minWordsPerLine) return "skip"
+    const lower = lowerChecks ? line.toLowerCase() : ""
+    if (lowerChecks && o.filterLoremIpsum && lower.includes("lorem ipsum")) return "lorem_ipsum"
+    if (lowerChecks && o.filterJavascript && lower.includes("javascript")) return "skip"
+    if (o.filterCurlyBracket && line.includes("{")) return "curly_bracket"
+    if (lowerChecks && o.filterPolicy && POLICY_SUBSTRINGS.some((p) => lower.includes(p))) return "skip"
+    kept.push(line)
+    return "keep"
+  }
+  /**
+   * Whether any line of `text` can hit a lowercased check. A line's toLowerCase is a piece of the text's (the one
+   * context-dependent mapping, final sigma, gives σ or ς, never an ASCII letter of these words), and every
+   * phrase contains one of LOWER_HINTS; only citation removal can join text into a new phrase, and it needs "[".
+   */
+  const lowerChecksFor = (text: string): boolean => {
+    if (!(o.filterLoremIpsum || o.filterJavascript || o.filterPolicy)) return false
+    if (text.includes("[")) return true
+    const lower = text.toLowerCase()
+    return LOWER_HINTS.some((h) => lower.includes(h))
+  }
+  const decideLines = (doc: Document) => {
+    const text = doc.text
+    const n = text.length
     let numSentences = 0
     const kept: Array<string> = []
     const words: Array<PieceInfo> = []
+    let tokens: DocTokens | null = null
+    const lowerChecks = lowerChecksFor(text)
+    let ls = 0
+    // pySplitlines boundaries, each line then pyStrip-ped as offsets [a, b).
+    const simple = onlyNewlineBreaks(text)
+    for (let i = 0; i <= n; i++) {
+      if (simple) {
+        const j = text.indexOf("\n", i)
+        i = j === -1 ? n : j
+      }
+      const c = i < n ? text.charCodeAt(i) : -1
+      if (
+        !(c === -1 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e ||
+          c === 0x85 || c === 0x2028 || c === 0x2029)
+      ) continue
+      if (c === -1 && ls >= n) break
+      const le = i
+      if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++
+      let a = ls
+      let b = le
+      ls = i + 1
+      while (a < b && isPySpaceCode(text.charCodeAt(a))) a++
+      while (b > a && isPySpaceCode(text.charCodeAt(b - 1))) b--
+      let line = a === 0 && b === n ? text : text.slice(a, b)
+      // Words are counted on the stripped line before citations are removed, as in datatrove.
+      const w = countWords(line, o.maxWordLength, o.minWordsPerLine)
+      if (w.tooLong) continue
+      const original = line
+      if (o.removeCitations && line.includes("[")) line = line.replace(CITATION, "")
+      const verdict = judgeLine(line, w, kept, lowerChecks)
+      if (verdict === "skip") continue
+      if (verdict !== "keep") return drop(verdict)
+      if (o.minNumSentences !== -1) {
+        if (line === original) {
+          tokens ??= documentTokens(text)
+          numSentences += tokens.rangeWordsAndSentences(a, b, words)
+        } else numSentences += countSentencesAndWords(line, words)
+      }
+    }
+    if (numSentences < o.minNumSentences) return drop("too_few_sentences")
+    const out = pyStrip(kept.join("\n"))
+    if (collectWords) rememberWords(out, words)
+    return keep({ ...doc, text: out })
+  }
+  const decide = (doc: Document) => {
+    if (o.splitParagraph) return decideLines(doc)
+    const lines = splitIntoSentences(doc.text)
+    let numSentences = 0
+    const kept: Array<string> = []
     for (const raw of lines) {
       let line = pyStrip(raw)
       // Words are counted on the stripped line before citations are removed, as in datatrove.
-      const w = countWords(line, o.maxWordLength)
+      const w = countWords(line, o.maxWordLength, o.minWordsPerLine)
       if (w.tooLong) continue
       if (o.removeCitations && line.includes("[")) line = line.replace(CITATION, "")
-      if (o.filterNoTerminalPunct && (!END_PUNCTUATION.some((p) => line.endsWith(p)) || line.endsWith("..."))) continue
-      if (w.count < o.minWordsPerLine) continue
-      const lower = line.toLowerCase()
-      if (o.filterLoremIpsum && lower.includes("lorem ipsum")) return drop("lorem_ipsum")
-      if (o.filterJavascript && lower.includes("javascript")) continue
-      if (o.filterCurlyBracket && line.includes("{")) return drop("curly_bracket")
-      if (o.filterPolicy && POLICY_SUBSTRINGS.some((p) => lower.includes(p))) continue
-      if (o.minNumSentences !== -1) numSentences += o.splitParagraph ? countSentencesAndWords(line, words) : 1
-      kept.push(line)
+      const verdict = judgeLine(line, w, kept, true)
+      if (verdict === "skip") continue
+      if (verdict !== "keep") return drop(verdict)
+      if (o.minNumSentences !== -1) numSentences += 1
     }
     if (numSentences < o.minNumSentences) return drop("too_few_sentences")
-    const text = pyStrip(kept.join(o.splitParagraph ? "\n" : " "))
-    if (collectWords) rememberWords(text, words)
-    return keep({ ...doc, text })
+    return keep({ ...doc, text: pyStrip(kept.join(" ")) })
   }
   return { id: "c4_quality", filter: decide }
 }

@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordInfos } from "../text/datatrove-text.ts"
-import { lstripStartsWith, pyCount, pySplitlines, rstripEndsWith } from "../text/pytext.ts"
+import { isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
 import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -37,6 +37,46 @@ export const gopherQualityDefaults: GopherQualityOptions = {
   stopWords: GOPHER_STOP_WORDS
 }
 
+/**
+ * Over `text.splitlines()`: how many lines, how many start (after lstrip) with "•" or "-", and how many end
+ * (before rstrip) with "..." or "…"; without building the lines.
+ */
+export const gopherLineStats = (text: string): { lines: number; bullets: number; ellipses: number } => {
+  let lines = 0
+  let bullets = 0
+  let ellipses = 0
+  const n = text.length
+  let start = 0
+  const simple = onlyNewlineBreaks(text)
+  for (let i = 0; i <= n; i++) {
+    if (simple) {
+      const j = text.indexOf("\n", i)
+      i = j === -1 ? n : j
+    }
+    const c = i < n ? text.charCodeAt(i) : -1
+    if (
+      !(c === -1 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e ||
+        c === 0x85 || c === 0x2028 || c === 0x2029)
+    ) continue
+    if (c === -1 && start >= n) break
+    const end = i
+    if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++
+    lines++
+    let a = start
+    while (a < end && isPySpaceCode(text.charCodeAt(a))) a++
+    if (a < end) {
+      const f = text.charCodeAt(a)
+      if (f === 0x2022 || f === 45) bullets++
+      let b = end
+      while (b > a && isPySpaceCode(text.charCodeAt(b - 1))) b--
+      const l = text.charCodeAt(b - 1)
+      if (l === 0x2026 || (l === 46 && b - a >= 3 && text.charCodeAt(b - 2) === 46 && text.charCodeAt(b - 3) === 46)) ellipses++
+    }
+    start = i + 1
+  }
+  return { lines, bullets, ellipses }
+}
+
 // Python truthiness: `if self.min_doc_words and …` skips a check set to None or 0.
 const on = (x: number | null): x is number => x !== null && x !== 0
 
@@ -49,11 +89,15 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
     const nWords = words.length
     let nNonSymbol = 0
     let totalLen = 0
-    for (const w of words) {
-      if ((w.flags & WORD_NON_PUNCT) !== 0) {
+    // Words with a letter, counted in the same pass (the alpha check below only reads the count).
+    let alpha = 0
+    for (let k = 0; k < nWords; k++) {
+      const f = words[k]!.flags
+      if ((f & WORD_NON_PUNCT) !== 0) {
         nNonSymbol++
-        totalLen += w.cp
+        totalLen += words[k]!.cp
       }
+      if ((f & WORD_ALPHA) !== 0) alpha++
     }
     if (on(o.minDocWords) && nNonSymbol < o.minDocWords) return drop("gopher_short_doc")
     if (on(o.maxDocWords) && nNonSymbol > o.maxDocWords) return drop("gopher_long_doc")
@@ -67,26 +111,24 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
     if (on(o.maxSymbolWordRatio) && perWord(pyCount(text, "...") + pyCount(text, "…")) > o.maxSymbolWordRatio) {
       return drop("gopher_too_many_ellipsis")
     }
-    const lines = pySplitlines(text)
-    const nLines = Math.max(lines.length, 1)
-    if (on(o.maxBulletLinesRatio)) {
-      let bullets = 0
-      for (const s of lines) if (lstripStartsWith(s, "•") || lstripStartsWith(s, "-")) bullets++
-      if (bullets / nLines > o.maxBulletLinesRatio) return drop("gopher_too_many_bullets")
-    }
-    if (on(o.maxEllipsisLinesRatio)) {
-      let ell = 0
-      for (const s of lines) if (rstripEndsWith(s, "...") || rstripEndsWith(s, "…")) ell++
-      if (ell / nLines > o.maxEllipsisLinesRatio) return drop("gopher_too_many_end_ellipsis")
+    if (on(o.maxBulletLinesRatio) || on(o.maxEllipsisLinesRatio)) {
+      const lines = gopherLineStats(text)
+      const nLines = Math.max(lines.lines, 1)
+      if (on(o.maxBulletLinesRatio) && lines.bullets / nLines > o.maxBulletLinesRatio) return drop("gopher_too_many_bullets")
+      if (on(o.maxEllipsisLinesRatio) && lines.ellipses / nLines > o.maxEllipsisLinesRatio) {
+        return drop("gopher_too_many_end_ellipsis")
+      }
     }
     if (on(o.maxNonAlphaWordsRatio)) {
-      let alpha = 0
-      for (const w of words) if ((w.flags & WORD_ALPHA) !== 0) alpha++
       if (perWord(alpha) < o.maxNonAlphaWordsRatio) return drop("gopher_below_alpha_threshold")
     }
     if (on(o.minStopWords)) {
       const found = new Set<string>()
-      for (const w of words) if (stopWords.has(w.text)) found.add(w.text)
+      // The set only grows, so once it holds minStopWords words the check has passed.
+      for (let k = 0; k < nWords && found.size < o.minStopWords; k++) {
+        const t = words[k]!.text
+        if (stopWords.has(t)) found.add(t)
+      }
       // datatrove's reason string says "enough" although the document has too few stop words.
       if (found.size < o.minStopWords) return drop("gopher_enough_stop_words")
     }

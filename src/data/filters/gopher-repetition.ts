@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordInfos } from "../text/datatrove-text.ts"
-import { HASH_BASE, type PieceInfo, WORD_SPACE, WORD_SURROGATE } from "../text/spacy-en.ts"
+import { HASH_BASE, type PieceInfo, WORD_SPACE, WORD_SURROGATE, wordIds } from "../text/spacy-en.ts"
 import { pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -391,6 +391,267 @@ const allDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): numbe
   return repeated
 }
 
+/**
+ * " "-joined n-grams of words without spaces are equal exactly when their words are, so they can be numbered:
+ * words by identity (wordIds), then each (k+1)-gram as the pair (its k-gram's number, its last word's number),
+ * interned in a table of integer pairs. Counting numbered n-grams needs no hashing of text and no comparisons
+ * of words.
+ */
+let pairA = new Int32Array(1024)
+let pairB = new Int32Array(1024)
+let pairV = new Int32Array(1024)
+let counts = new Int32Array(1024)
+let gidScratch = new Int32Array(1024)
+let levelCount = new Int32Array(1024)
+let wordCount = new Int32Array(1024)
+/** Valid until the next GramIds is built (shared scratch). */
+class GramIds {
+  readonly gid: Int32Array
+  k = 1
+  distinct: number
+  constructor(readonly ids: Int32Array, readonly nWords: number, readonly nIds: number) {
+    if (gidScratch.length < nWords) gidScratch = new Int32Array(nWords * 2)
+    this.gid = gidScratch
+    this.gid.set(ids.subarray(0, nWords))
+    this.distinct = nIds
+  }
+  growTo(n: number) {
+    const gid = this.gid
+    const ids = this.ids
+    if (n < this.k) {
+      gid.set(ids.subarray(0, this.nWords))
+      this.k = 1
+      this.distinct = this.nIds
+    }
+    for (; this.k < n; this.k++) {
+      const k = this.k
+      const m = this.nWords - k
+      if (m <= 0) {
+        this.distinct = 0
+        continue
+      }
+      let size = 16
+      while (size < m * 2) size <<= 1
+      if (pairA.length < size) {
+        pairA = new Int32Array(size)
+        pairB = new Int32Array(size)
+        pairV = new Int32Array(size)
+      }
+      pairA.fill(-1, 0, size)
+      const mask = size - 1
+      // A k-gram that occurs once, or a word that occurs once, makes every longer n-gram through it unique: it
+      // gets a number of its own without the table.
+      const d = this.distinct
+      if (levelCount.length < d) levelCount = new Int32Array(Math.max(d, levelCount.length * 2))
+      levelCount.fill(0, 0, d)
+      for (let i = 0; i <= m; i++) levelCount[gid[i]!]!++
+      if (wordCount.length < this.nIds) wordCount = new Int32Array(Math.max(this.nIds, wordCount.length * 2))
+      wordCount.fill(0, 0, this.nIds)
+      for (let i = 0; i < this.nWords; i++) wordCount[ids[i]!]!++
+      let next = 0
+      for (let i = 0; i < m; i++) {
+        const x = gid[i]!
+        const y = ids[i + k]!
+        if (levelCount[x] === 1 || wordCount[y] === 1) {
+          gid[i] = next++
+          continue
+        }
+        let slot = (Math.imul(Math.imul(x, 0x2c1b3c6d) ^ y, 0x9e3779b1) >>> 0) & mask
+        for (;;) {
+          const a = pairA[slot]!
+          if (a === -1) {
+            pairA[slot] = x
+            pairB[slot] = y
+            pairV[slot] = next
+            gid[i] = next++
+            break
+          }
+          if (a === x && pairB[slot] === y) {
+            gid[i] = pairV[slot]!
+            break
+          }
+          slot = (slot + 1) & mask
+        }
+      }
+      this.distinct = next
+    }
+  }
+}
+
+/** find_top_duplicate over numbered n-grams: the same running "strictly more" choice as topDuplicateCharsSlow. */
+const topDuplicateCharsIds = (gi: GramIds, cp: Int32Array, n: number): number => {
+  const grams = gi.nWords - n + 1
+  if (grams <= 0) return 0
+  gi.growTo(n)
+  const gid = gi.gid
+  const d = gi.distinct
+  if (counts.length < d) counts = new Int32Array(Math.max(d, counts.length * 2))
+  counts.fill(0, 0, d)
+  let best = 0
+  let bestCount = 0
+  for (let i = 0; i < grams; i++) {
+    const c = ++counts[gid[i]!]!
+    if (c > bestCount) {
+      bestCount = c
+      best = i
+    }
+  }
+  return (cp[best + n]! - cp[best]! + n - 1) * bestCount
+}
+
+let idScratch = new Int32Array(1024)
+
+/**
+ * find_all_duplicate over ""-joined n-grams of words without surrogates, for every n from one index of the joined
+ * text: prefix hashes of its characters (so any n-gram's hash is O(1)) and a filter that leaves most n-grams out
+ * of the hash table. Two equal joined n-grams of at least WINDOW characters start with the same WINDOW
+ * characters, so an n-gram whose WINDOW-character window (starting at its first word) occurs at no other word
+ * start can neither be seen before nor be seen later: it is only counted as new. Shorter n-grams always go
+ * through the table. Window hashes that collide only make more n-grams go through the table, which costs time,
+ * never a different answer; table hits are confirmed by comparing characters.
+ */
+const WINDOW = 12
+let powTable = new Int32Array([1])
+const powUpTo = (len: number) => {
+  if (powTable.length > len) return
+  const t = new Int32Array(Math.max(len + 1, powTable.length * 2))
+  t[0] = 1
+  for (let k = 1; k < t.length; k++) t[k] = Math.imul(t[k - 1]!, HASH_BASE)
+  powTable = t
+}
+// Scratch for the one Glued index in use (each filter call builds one and is done with it before the next).
+let gStart = new Int32Array(1024)
+let gCand = new Uint8Array(1024)
+let gHash = new Int32Array(4096)
+let winKey = new Int32Array(1024)
+let winPos = new Int32Array(1024)
+/** Valid until the next Glued is built (its arrays are shared scratch). */
+class Glued {
+  /** The words joined with "". */
+  readonly s: string
+  /** start[i]: offset of word i in the joined text; start[nWords] is its length. */
+  readonly start: Int32Array
+  readonly hash: Int32Array
+  /** 1 where the word's window occurs at another word start too (or the window runs past the end). */
+  readonly cand: Uint8Array
+  constructor(readonly words: ReadonlyArray<PieceInfo>) {
+    const W = words.length
+    if (gStart.length < W + 1) gStart = new Int32Array((W + 1) * 2)
+    if (gCand.length < W + 1) gCand = new Uint8Array((W + 1) * 2)
+    const start = gStart
+    let L = 0
+    for (let i = 0; i < W; i++) {
+      start[i] = L
+      L += words[i]!.text.length
+    }
+    start[W] = L
+    this.start = start
+    powUpTo(L)
+    if (gHash.length < L + 1) gHash = new Int32Array((L + 1) * 2)
+    const hash = gHash
+    const texts = new Array<string>(W)
+    for (let i = 0; i < W; i++) texts[i] = words[i]!.text
+    const s = texts.join("")
+    this.s = s
+    let h = 0
+    for (let k = 0; k < L; k++) {
+      h = (Math.imul(h, HASH_BASE) + s.charCodeAt(k)) | 0
+      hash[k + 1] = h
+    }
+    this.hash = hash
+    const cand = gCand
+    cand.fill(0, 0, W + 1)
+    let size = 16
+    while (size < W * 2) size <<= 1
+    if (winPos.length < size) {
+      winKey = new Int32Array(size)
+      winPos = new Int32Array(size)
+    }
+    winPos.fill(-1, 0, size)
+    const mask = size - 1
+    const pw = powTable[WINDOW]!
+    for (let i = 0; i < W; i++) {
+      const a = start[i]!
+      if (a + WINDOW > L) {
+        cand[i] = 1
+        continue
+      }
+      const wh = (hash[a + WINDOW]! - Math.imul(hash[a]!, pw)) | 0
+      let slot = (Math.imul(wh, 0x9e3779b1) >>> 0) & mask
+      for (;;) {
+        const p = winPos[slot]!
+        if (p === -1) {
+          winPos[slot] = i
+          winKey[slot] = wh
+          break
+        }
+        if (winKey[slot] === wh) {
+          cand[i] = 1
+          cand[p] = 1
+          break
+        }
+        slot = (slot + 1) & mask
+      }
+    }
+    this.cand = cand
+  }
+  hashOf(a: number, b: number): number {
+    return (this.hash[b]! - Math.imul(this.hash[a]!, powTable[b - a]!)) | 0
+  }
+  same(a: number, b: number, a2: number): boolean {
+    const s = this.s
+    for (let k = 0; k < b - a; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(a2 + k)) return false
+    return true
+  }
+}
+
+/**
+ * find_all_duplicate (allDuplicateCharsSlow) over a Glued index. With `textLen` > 0 it stops as soon as
+ * `repeated / textLen > frac`: the total only grows, so the filter's verdict is already decided.
+ */
+const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): number => {
+  const last = g.words.length - n + 1
+  if (last <= 0) return 0
+  const start = g.start
+  const cand = g.cand
+  const mask = slots(last)
+  let repeated = 0
+  let idx = 0
+  while (idx < last) {
+    const a = start[idx]!
+    const b = start[idx + n]!
+    if (cand[idx] === 0 && b - a >= WINDOW) {
+      idx++
+      continue
+    }
+    const h = g.hashOf(a, b)
+    let slot = (Math.imul(h, 0x9e3779b1) >>> 0) & mask
+    let seen = false
+    for (;;) {
+      const st = slotStart[slot]!
+      if (st === -1) break
+      if (slotHash[slot] === h) {
+        const a2 = start[st]!
+        if (start[st + n]! - a2 === b - a && g.same(a, b, a2)) {
+          seen = true
+          break
+        }
+      }
+      slot = (slot + 1) & mask
+    }
+    if (seen) {
+      repeated += b - a
+      if (textLen > 0 && repeated / textLen > frac) return repeated
+      idx += n
+    } else {
+      slotStart[slot] = idx
+      slotHash[slot] = h
+      idx += 1
+    }
+  }
+  return repeated
+}
+
 const PARAGRAPH = /\n{2,}/
 const LINES = /\n+/
 
@@ -402,10 +663,13 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     const textLen = pyLen(text)
     // datatrove divides by len(text) unguarded; an empty text raises there. Here it simply has no repetition.
     const frac = (n: number) => (textLen === 0 ? 0 : n / textLen)
-    const paragraphs = pyStrip(text).split(PARAGRAPH)
-    const [paraDups, paraChars] = findDuplicates(paragraphs)
-    if (on(o.dupParaFrac) && paraDups / paragraphs.length > o.dupParaFrac) return drop("dup_para_frac")
-    if (on(o.dupParaCharFrac) && frac(paraChars) > o.dupParaCharFrac) return drop("dup_para_char_frac")
+    // Without "\n\n" the text is one paragraph, which repeats nothing.
+    if (text.includes("\n\n")) {
+      const paragraphs = pyStrip(text).split(PARAGRAPH)
+      const [paraDups, paraChars] = findDuplicates(paragraphs)
+      if (on(o.dupParaFrac) && paraDups / paragraphs.length > o.dupParaFrac) return drop("dup_para_frac")
+      if (on(o.dupParaCharFrac) && frac(paraChars) > o.dupParaCharFrac) return drop("dup_para_char_frac")
+    }
     const lines = text.split(LINES)
     const [lineDups, lineChars] = findDuplicates(lines)
     if (on(o.dupLineFrac) && lineDups / lines.length > o.dupLineFrac) return drop("dup_line_frac")
@@ -416,16 +680,26 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     if (plain) {
       const cp = cpPrefix(infos)
       if (o.topNGrams.length > 0) {
-        const spaced = new GramHashes(infos, true)
-        for (const [n, nFrac] of o.topNGrams) {
-          if (infos.length - n + 1 <= 0) continue
-          if (frac(topDuplicateCharsFast(spaced, cp, n)) > nFrac) return drop(`top_${n}_gram`)
+        if (idScratch.length < infos.length) idScratch = new Int32Array(infos.length * 2)
+        const nIds = wordIds(infos, idScratch)
+        if (nIds >= 0) {
+          const numbered = new GramIds(idScratch, infos.length, nIds)
+          for (const [n, nFrac] of o.topNGrams) {
+            if (infos.length - n + 1 <= 0) continue
+            if (frac(topDuplicateCharsIds(numbered, cp, n)) > nFrac) return drop(`top_${n}_gram`)
+          }
+        } else {
+          const spaced = new GramHashes(infos, true)
+          for (const [n, nFrac] of o.topNGrams) {
+            if (infos.length - n + 1 <= 0) continue
+            if (frac(topDuplicateCharsFast(spaced, cp, n)) > nFrac) return drop(`top_${n}_gram`)
+          }
         }
       }
       if (o.dupNGrams.length > 0) {
-        const glued = new GramHashes(infos, false)
+        const glued = new Glued(infos)
         for (const [n, nFrac] of o.dupNGrams) {
-          if (frac(allDuplicateCharsFast(glued, cp, n)) > nFrac) return drop(`duplicated_${n}_n_grams`)
+          if (frac(allDuplicateCharsGlued(glued, n, textLen, nFrac)) > nFrac) return drop(`duplicated_${n}_n_grams`)
         }
       }
       return keep(doc)
@@ -450,8 +724,12 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
 }
 
 /** cp[i]: code points of the first i words. */
+let cpScratch = new Int32Array(1024)
+/** Valid until the next call (shared scratch). */
 const cpPrefix = (infos: ReadonlyArray<PieceInfo>): Int32Array => {
-  const cp = new Int32Array(infos.length + 1)
+  if (cpScratch.length < infos.length + 1) cpScratch = new Int32Array((infos.length + 1) * 2)
+  const cp = cpScratch
+  cp[0] = 0
   for (let i = 0; i < infos.length; i++) cp[i + 1] = cp[i]! + infos[i]!.cp
   return cp
 }
@@ -461,3 +739,13 @@ export const topDuplicateCharsOfInfos = (infos: ReadonlyArray<PieceInfo>, n: num
 /** The filter's fast `find_all_duplicate` (words without surrogates or spaces), exposed for tests. */
 export const allDuplicateCharsOfInfos = (infos: ReadonlyArray<PieceInfo>, n: number): number =>
   allDuplicateCharsFast(new GramHashes(infos, false), cpPrefix(infos), n)
+/** The filter's numbered `find_top_duplicate` (words without surrogates or spaces), exposed for tests; null when
+ * the words cannot be numbered by identity. */
+export const topDuplicateCharsOfInfosById = (infos: ReadonlyArray<PieceInfo>, n: number): number | null => {
+  const ids = new Int32Array(infos.length)
+  const nIds = wordIds(infos, ids)
+  return nIds < 0 ? null : topDuplicateCharsIds(new GramIds(ids, infos.length, nIds), cpPrefix(infos), n)
+}
+/** The filter's `find_all_duplicate` over a Glued index (words without surrogates), exposed for tests. */
+export const allDuplicateCharsGluedOfInfos = (infos: ReadonlyArray<PieceInfo>, n: number): number =>
+  allDuplicateCharsGlued(new Glued(infos), n)

@@ -4,7 +4,7 @@
  * `split_into_words` / `split_into_sentences` for English (spaCy, see spacy-en.ts).
  */
 import { PUNCTUATION_ONLY } from "./datatrove-punct.ts"
-import { countSentences, type PieceInfo, wordInfos, wordsAndSentences, wordTokenize } from "./spacy-en.ts"
+import { countSentences, docTokens, type DocTokens, type PieceInfo, wordsAndSentences, wordTokenize } from "./spacy-en.ts"
 
 export {
   DATATROVE_PUNCTUATION,
@@ -16,21 +16,51 @@ export {
 } from "./datatrove-punct.ts"
 
 // datatrove memoizes split_into_parts with lru_cache(5): consecutive filters on one document tokenize it once.
-// Here the memo also takes word lists computed elsewhere (C4QualityFilter knows the words of the text it writes).
-const RECENT_MAX = 8
-const recentWords = new Map<string, ReadonlyArray<PieceInfo>>()
-const remember = (text: string, words: ReadonlyArray<PieceInfo>) => {
-  if (recentWords.size >= RECENT_MAX) recentWords.delete(recentWords.keys().next().value!)
-  recentWords.set(text, words)
+// Here the memo also takes word lists computed elsewhere (C4QualityFilter knows the words of the text it writes)
+// and the whole token arrays (C4QualityFilter takes each line's words and sentences from its text's tokens). It
+// is bounded by characters rather than by a handful of documents, so that it still connects the filters when a
+// stream hands each filter a large chunk of documents before the next filter sees any of them.
+const RECENT_MAX_CHARS = 8_000_000
+const RECENT_MAX_ENTRIES = 8192
+interface Recent {
+  tokens: DocTokens | null
+  words: ReadonlyArray<PieceInfo> | null
+}
+const recent = new Map<string, Recent>()
+let recentChars = 0
+const recentEntry = (text: string): Recent => {
+  let e = recent.get(text)
+  if (e === undefined) {
+    while (recent.size > 0 && (recent.size >= RECENT_MAX_ENTRIES || recentChars + text.length > RECENT_MAX_CHARS)) {
+      const oldest = recent.keys().next().value!
+      recentChars -= oldest.length
+      recent.delete(oldest)
+    }
+    e = { tokens: null, words: null }
+    recent.set(text, e)
+    recentChars += text.length
+  }
+  return e
+}
+/** Forget every memoized text (benchmarks: a pass over the same texts again must not find them tokenized). */
+export const forgetRecentTexts = (): void => {
+  recent.clear()
+  recentChars = 0
 }
 /** `split_into_words(text, Languages.english)` as PieceInfo (`.text` is the word), memoized. */
 export const splitIntoWordInfos = (text: string): ReadonlyArray<PieceInfo> => {
-  let words = recentWords.get(text)
-  if (words === undefined) {
-    words = wordInfos(text)
-    remember(text, words)
-  }
+  const found = recent.get(text)
+  if (found?.words) return found.words
+  const e = found ?? recentEntry(text)
+  e.tokens ??= docTokens(text)
+  const words = e.tokens.words()
+  e.words = words
   return words
+}
+/** The tokens of `text` (DocTokens), memoized with the words. */
+export const documentTokens = (text: string): DocTokens => {
+  const e = recent.get(text) ?? recentEntry(text)
+  return (e.tokens ??= docTokens(text))
 }
 /** `split_into_words(text, Languages.english)`. */
 export const splitIntoWords = (text: string): ReadonlyArray<string> => splitIntoWordInfos(text).map((w) => w.text)
@@ -48,7 +78,8 @@ export const rememberWords = (text: string, words: ReadonlyArray<PieceInfo>): vo
       throw new Error(`rememberWords: the given words differ from wordTokenize for ${JSON.stringify(text.slice(0, 80))}`)
     }
   }
-  if (!recentWords.has(text)) remember(text, words)
+  const e = recent.get(text) ?? recentEntry(text)
+  e.words ??= words
 }
 export const countSentencesOf = (text: string): number => countSentences(text)
 /** Sentence count of `text`, appending its words (as splitIntoWordInfos gives them) to `words`: one tokenization. */

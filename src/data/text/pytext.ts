@@ -101,6 +101,10 @@ export const pySplitWhitespace = (s: string): Array<string> => {
   return out
 }
 
+const RARE_LINE_BREAKS = /[\r\v\f\x1c-\x1e\x85\u2028\u2029]/
+/** Whether "\n" is the only `str.splitlines` boundary `s` has (then lines can be found with indexOf). */
+export const onlyNewlineBreaks = (s: string): boolean => !RARE_LINE_BREAKS.test(s)
+
 /** Line boundaries of `str.splitlines` (\n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029), ends not kept. */
 export const pySplitlines = (s: string): Array<string> => {
   const out: Array<string> = []

@@ -380,7 +380,7 @@ const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string
   return out
 }
 
-// spaCy caches span tokenizations too; a bounded cache (spanCache below) keeps repeated words cheap.
+// spaCy caches span tokenizations too; a bounded cache (the span table below) keeps repeated words cheap.
 const CACHE_MAX = 200_000
 
 /**
@@ -556,6 +556,8 @@ export const HASH_BASE = 0x01000193
 
 /** What the tokenizer and the filters need to know about one distinct token text. */
 export class PieceInfo {
+  /** As a span cache value: one piece. */
+  readonly single = true
   readonly cls: number
   /** `pyLen(text)` */
   readonly cp: number
@@ -566,7 +568,19 @@ export class PieceInfo {
   readonly pw: number
   /** The stripped text's info (this one when stripping changes nothing); null for whitespace. */
   word: PieceInfo | null = null
-  constructor(readonly text: string) {
+  /**
+   * Scratch for numbering a document's distinct words (see wordIds): `mark` is the numbering's stamp. Within one
+   * `gen` (the cache's generation) there is at most one PieceInfo per text, so words of one generation are
+   * equal exactly when they are the same object.
+   */
+  mark = 0
+  local = 0
+  readonly gen: number
+  /** The special-case patterns that start with this piece. */
+  readonly patterns: ReadonlyArray<SpecialPattern> | undefined
+  constructor(readonly text: string, gen = -1) {
+    this.gen = gen
+    this.patterns = PATTERNS.get(text)
     this.cls = (SENT_PUNCT.has(text) ? CLS_SENT : 0) | (IS_PUNCT.test(text) ? CLS_PUNCT : 0) |
       (PATTERNS.has(text) ? CLS_PATTERN : 0)
     let h = 0
@@ -589,60 +603,133 @@ export class PieceInfo {
 }
 
 const pieceInfos = new Map<string, PieceInfo>()
+let pieceGen = 0
 export const pieceInfo = (t: string): PieceInfo => {
   let info = pieceInfos.get(t)
   if (info === undefined) {
-    info = new PieceInfo(t)
+    if (pieceInfos.size >= CACHE_MAX) {
+      pieceInfos.clear()
+      pieceGen++
+    }
+    info = new PieceInfo(t, pieceGen)
+    pieceInfos.set(t, info)
     const stripped = pyStrip(t)
     info.word = stripped === t ? info : stripped.length === 0 ? null : pieceInfo(stripped)
-    if (pieceInfos.size >= CACHE_MAX) pieceInfos.clear()
-    pieceInfos.set(t, info)
   }
   return info
 }
 
-interface SpanEntry {
-  readonly pieces: ReadonlyArray<PieceInfo>
-  /** OR of the pieces' cls. */
-  readonly any: number
+/** A span that tokenizes into more than one piece (a one-piece span is cached as its PieceInfo). */
+class SpanEntry {
+  readonly single = false
+  constructor(readonly text: string, readonly pieces: ReadonlyArray<PieceInfo>) {}
 }
-const spanCache = new Map<string, SpanEntry>()
-const spanEntry = (span: string): SpanEntry => {
-  let e = spanCache.get(span)
-  if (e === undefined) {
-    const pieces = tokenizeSpan(span, true).map(pieceInfo)
-    let any = 0
-    for (const p of pieces) any |= p.cls
-    e = { pieces, any }
-    if (spanCache.size >= CACHE_MAX) spanCache.clear()
-    spanCache.set(span, e)
+const makeSpanValue = (span: string): PieceInfo | SpanEntry => {
+  const pieces = tokenizeSpan(span, true).map(pieceInfo)
+  return pieces.length === 1 ? pieces[0]! : new SpanEntry(span, pieces)
+}
+
+// The span cache: open addressing over the span's polynomial hash (HASH_BASE, computed during the whitespace
+// scan; stored as 1 when it is 0, so that 0 marks an empty slot), confirmed with `startsWith` at the span's
+// offset, so a cached span costs neither a slice nor a string hash. A one-piece span's value is its PieceInfo
+// (whose text is the span), which keeps a lookup to few memory loads. Cleared, as spaCy's cache is bounded,
+// once it holds CACHE_MAX spans.
+let tabBits = 14
+let tabHash = new Int32Array(1 << tabBits)
+let tabVals: Array<PieceInfo | SpanEntry | null> = new Array<PieceInfo | SpanEntry | null>(1 << tabBits).fill(null)
+let tabCount = 0
+const tabAlloc = (bits: number) => {
+  tabBits = bits
+  tabHash = new Int32Array(1 << bits)
+  tabVals = new Array<PieceInfo | SpanEntry | null>(1 << bits).fill(null)
+  tabCount = 0
+}
+const tabInsert = (hk: number, v: PieceInfo | SpanEntry) => {
+  const mask = (1 << tabBits) - 1
+  let slot = Math.imul(hk, 0x9e3779b1) >>> (32 - tabBits)
+  while (tabHash[slot] !== 0) slot = (slot + 1) & mask
+  tabHash[slot] = hk
+  tabVals[slot] = v
+  tabCount++
+}
+const tabGrow = () => {
+  const hashes = tabHash
+  const vals = tabVals
+  tabAlloc(tabBits + 1)
+  for (let k = 0; k < hashes.length; k++) if (hashes[k] !== 0) tabInsert(hashes[k]!, vals[k]!)
+}
+// In front of the table, a small direct-mapped one that the frequent spans keep to themselves: its arrays and
+// their values stay in the processor's caches, where the big table's random slots would not.
+const RECENT_BITS = 12
+const recentHash = new Int32Array(1 << RECENT_BITS)
+const recentVals: Array<PieceInfo | SpanEntry | null> = new Array<PieceInfo | SpanEntry | null>(1 << RECENT_BITS).fill(null)
+
+/** The span text[start, end), whose polynomial hash is h: its PieceInfo, or its pieces when several. */
+const spanAt = (text: string, start: number, end: number, h: number): PieceInfo | SpanEntry => {
+  const hk = h === 0 ? 1 : h
+  const len = end - start
+  const mixed = Math.imul(hk, 0x9e3779b1)
+  const r = mixed >>> (32 - RECENT_BITS)
+  if (recentHash[r] === hk) {
+    const v = recentVals[r]!
+    const k = v.text
+    if (k.length === len && text.startsWith(k, start)) return v
   }
-  return e
+  const v = spanInTable(text, start, end, hk, mixed)
+  recentHash[r] = hk
+  recentVals[r] = v
+  return v
+}
+const spanInTable = (text: string, start: number, end: number, hk: number, mixed: number): PieceInfo | SpanEntry => {
+  const mask = (1 << tabBits) - 1
+  const len = end - start
+  let slot = mixed >>> (32 - tabBits)
+  for (;;) {
+    const sh = tabHash[slot]!
+    if (sh === 0) break
+    if (sh === hk) {
+      const v = tabVals[slot]!
+      const k = v.text
+      if (k.length === len && text.startsWith(k, start)) return v
+    }
+    slot = (slot + 1) & mask
+  }
+  const span = start === 0 && end === text.length ? text : text.slice(start, end)
+  const v = makeSpanValue(span)
+  if ((tabCount + 1) * 2 > 1 << tabBits) tabGrow()
+  tabInsert(hk, v)
+  return v
 }
 
 /** `isPySpaceCode` as a table for ASCII. */
 const ASCII_SPACE = new Uint8Array(128)
 for (let c = 0; c < 128; c++) ASCII_SPACE[c] = isPySpaceCode(c) ? 1 : 0
 
-/** Tokens of the last scanned text: pieces and spaCy's one-space flag. */
+/** Tokens of the last scanned text: pieces, spaCy's one-space flag, and where each token's span starts. */
 class TokenArrays {
+  /** Valid below n; the array keeps its length (and capacity) from text to text. */
   pieces: Array<PieceInfo> = []
   space = new Uint8Array(1024)
+  starts = new Int32Array(1024)
   n = 0
   any = 0
   reset() {
-    this.pieces.length = 0
     this.n = 0
     this.any = 0
   }
-  push(p: PieceInfo, space: number) {
+  push(p: PieceInfo, space: number, start: number) {
     if (this.n === this.space.length) {
       const b = new Uint8Array(this.space.length * 2)
       b.set(this.space)
       this.space = b
+      const s = new Int32Array(this.starts.length * 2)
+      s.set(this.starts)
+      this.starts = s
     }
-    this.pieces.push(p)
+    if (this.n < this.pieces.length) this.pieces[this.n] = p
+    else this.pieces.push(p)
     this.space[this.n] = space
+    this.starts[this.n] = start
     this.n++
     this.any |= p.cls
   }
@@ -652,28 +739,47 @@ const scanAffixes = (text: string, out: TokenArrays) => {
   out.reset()
   const n = text.length
   if (n === 0) return
-  let start = 0
-  const c0 = text.charCodeAt(0)
-  let inWs = c0 < 128 ? ASCII_SPACE[c0] === 1 : isPySpaceCode(c0)
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i)
-    const ws = c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c)
-    if (ws !== inWs) {
-      if (start < i) {
-        const pieces = spanEntry(text.slice(start, i)).pieces
-        for (let k = 0; k < pieces.length; k++) out.push(pieces[k]!, 0)
-      }
+  if (tabCount >= CACHE_MAX) {
+    tabAlloc(14)
+    recentHash.fill(0)
+    recentVals.fill(null)
+  }
+  // Alternating runs: a non-whitespace span, then a whitespace run whose first character, when it is a space
+  // right after a token, is absorbed into that token's flag; what remains of the run is a whitespace token.
+  let i = 0
+  while (i < n) {
+    const s = i
+    let h = 0
+    let c = 0
+    while (i < n) {
+      c = text.charCodeAt(i)
+      if (c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c)) break
+      h = (Math.imul(h, HASH_BASE) + c) | 0
+      i++
+    }
+    if (s < i) {
+      const v = spanAt(text, s, i, h)
+      if (v.single) out.push(v, 0, s)
+      else for (let k = 0; k < v.pieces.length; k++) out.push(v.pieces[k]!, 0, s)
+      if (i === n) break
       if (c === 32) {
         out.space[out.n - 1] = 1
-        start = i + 1
-      } else start = i
-      inWs = !inWs
+        i++
+      }
     }
-  }
-  // The last token's flag is `text` ending in a space outside a whitespace run, which cannot happen: it stays 0.
-  if (start < n) {
-    const pieces = spanEntry(start === 0 ? text : text.slice(start)).pieces
-    for (let k = 0; k < pieces.length; k++) out.push(pieces[k]!, 0)
+    const w = i
+    h = 0
+    while (i < n) {
+      c = text.charCodeAt(i)
+      if (!(c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c))) break
+      h = (Math.imul(h, HASH_BASE) + c) | 0
+      i++
+    }
+    if (w < i) {
+      const v = spanAt(text, w, i, h)
+      if (v.single) out.push(v, 0, w)
+      else for (let k = 0; k < v.pieces.length; k++) out.push(v.pieces[k]!, 0, w)
+    }
   }
 }
 
@@ -687,7 +793,7 @@ const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
   let matches: Array<{ start: number; end: number }> | null = null
   for (let i = 0; i < n; i++) {
     if ((pieces[i]!.cls & CLS_PATTERN) === 0) continue
-    const candidates = PATTERNS.get(pieces[i]!.text)!
+    const candidates = pieces[i]!.patterns!
     for (const p of candidates) {
       const len = p.tokens.length
       if (i + len > n) continue
@@ -714,19 +820,20 @@ const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
   out.reset()
   let i = 0
   for (const m of kept) {
-    for (; i < m.start; i++) out.push(pieces[i]!, a.space[i]!)
+    for (; i < m.start; i++) out.push(pieces[i]!, a.space[i]!, a.starts[i]!)
     let joined = ""
     for (let k = m.start; k < m.end; k++) joined += pieces[k]!.text + (k < m.end - 1 && a.space[k] ? " " : "")
     const special = SPECIALS.get(joined)
     if (special === undefined) {
-      for (let k = m.start; k < m.end; k++) out.push(pieces[k]!, a.space[k]!)
+      for (let k = m.start; k < m.end; k++) out.push(pieces[k]!, a.space[k]!, a.starts[k]!)
     } else {
       const finalSpace = a.space[m.end - 1]!
-      for (let j = 0; j < special.length; j++) out.push(pieceInfo(special[j]!), j === special.length - 1 ? finalSpace : 0)
+      const at = a.starts[m.start]!
+      for (let j = 0; j < special.length; j++) out.push(pieceInfo(special[j]!), j === special.length - 1 ? finalSpace : 0, at)
     }
     i = m.end
   }
-  for (; i < n; i++) out.push(pieces[i]!, a.space[i]!)
+  for (; i < n; i++) out.push(pieces[i]!, a.space[i]!, a.starts[i]!)
   return out
 }
 
@@ -737,15 +844,16 @@ const scan = (text: string): TokenArrays => {
 }
 
 /** Sentence count over scanned tokens: sentenceStarts, counting only. */
-const sentenceCount = (a: TokenArrays): number => {
-  const n = a.n
-  if (n === 0) return 1
-  const pieces = a.pieces
+const sentenceCount = (a: TokenArrays): number => sentenceCountOf(a.pieces, 0, a.n)
+
+/** sentenceStarts(...).length over pieces[from, to), at least 1. */
+const sentenceCountOf = (pieces: ReadonlyArray<PieceInfo>, from: number, to: number): number => {
+  if (to <= from) return 1
   let count = 1
-  let last = 0
-  let start = 0
+  let last = from
+  let start = from
   let seenPeriod = false
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = pieces[i]!.cls
     const inPunctChars = (c & CLS_SENT) !== 0
     if (seenPeriod && !inPunctChars && (c & CLS_PUNCT) === 0) {
@@ -806,4 +914,82 @@ export const wordsAndSentences = (text: string, words: Array<PieceInfo>): number
   const a = scan(text)
   appendWordInfos(a, words)
   return sentenceCount(a)
+}
+
+/**
+ * A whole text's tokens kept for later questions about its pieces: the pieces, and the offset in the text of the
+ * whitespace-delimited span each came from. The tokens of a stripped line of the text (a range that starts and
+ * ends at span boundaries, with whitespace or the text's ends around it) are exactly the tokens whose span starts
+ * inside the range: spans are tokenized on their own, and no special-case pattern has a whitespace token, so no
+ * pattern matches across the whitespace that bounds the line.
+ */
+export class DocTokens {
+  readonly pieces: ReadonlyArray<PieceInfo>
+  readonly starts: Int32Array
+  constructor(a: TokenArrays) {
+    this.pieces = a.pieces.slice(0, a.n)
+    this.starts = a.starts.slice(0, a.n)
+  }
+  /** wordTokenize's words as PieceInfo. */
+  words(): Array<PieceInfo> {
+    const out: Array<PieceInfo> = []
+    const pieces = this.pieces
+    for (let k = 0; k < pieces.length; k++) {
+      const w = pieces[k]!.word
+      if (w !== null) out.push(w)
+    }
+    return out
+  }
+  /** The first token whose span starts at or after `offset`. */
+  tokenAt(offset: number): number {
+    const starts = this.starts
+    let lo = 0
+    let hi = starts.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (starts[mid]! < offset) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  /**
+   * For text[from, to) with no Python whitespace at either end and whitespace (or the text's ends) around it:
+   * wordsAndSentences of that slice, without tokenizing it again.
+   */
+  rangeWordsAndSentences(from: number, to: number, words: Array<PieceInfo>): number {
+    const a = this.tokenAt(from)
+    const b = this.tokenAt(to)
+    const pieces = this.pieces
+    for (let k = a; k < b; k++) {
+      const w = pieces[k]!.word
+      if (w !== null) words.push(w)
+    }
+    return sentenceCountOf(pieces, a, b)
+  }
+}
+
+/** Tokenize `text` once and keep the tokens (see DocTokens). */
+export const docTokens = (text: string): DocTokens => new DocTokens(scan(text))
+
+let idStamp = 0
+/**
+ * Numbers `words` by distinct text, 0, 1, 2… in order of first appearance, into `ids`; returns how many distinct
+ * words there are, or -1 when the words come from different cache generations (then identity is not equality).
+ */
+export const wordIds = (words: ReadonlyArray<PieceInfo>, ids: Int32Array): number => {
+  if (words.length === 0) return 0
+  const gen = words[0]!.gen
+  if (gen < 0) return -1
+  const stamp = ++idStamp
+  let next = 0
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
+    if (w.gen !== gen) return -1
+    if (w.mark !== stamp) {
+      w.mark = stamp
+      w.local = next++
+    }
+    ids[i] = w.local
+  }
+  return next
 }
