@@ -101,6 +101,18 @@ describe("GopherRepetition n-gram statistics", () => {
     for (let i = 0; i < 60; i++) rep.push(ws[(i * 7 + (i >> 3)) % Math.max(ws.length, 1)] ?? "w")
     wordLists.push(rep)
   }
+  it("the top n-gram on ties is Counter.most_common's: the first inserted, not the first to reach the count", () => {
+    // Python: Counter(["a b", "b q", "q xx", "xx yy", "yy r", "r xx", "xx yy", "yy s", "s a", "a b"]).most_common(1)
+    // is [("a b", 2)] (inserted first), so find_top_duplicate returns len("a b") * 2 = 6, although "xx yy" got
+    // its second occurrence earlier.
+    const words = ["a", "b", "q", "xx", "yy", "r", "xx", "yy", "s", "a", "b"]
+    expect(topDuplicateCharsSlow(words, 2)).toBe(6)
+    expect(topDuplicateChars(words, 2)).toBe(6)
+    expect(topDuplicateCharsOfInfos(words.map(pieceInfo), 2)).toBe(6)
+    const byId = topDuplicateCharsOfInfosById(words.map(pieceInfo), 2)
+    if (byId !== null) expect(byId).toBe(6)
+  })
+
   it("hashed statistics equal the string-building ones", () => {
     for (const words of wordLists) {
       const infos = words.map(pieceInfo)

@@ -51,21 +51,22 @@ export const findDuplicates = (xs: ReadonlyArray<string>): readonly [number, num
  */
 export const topDuplicateCharsSlow = (words: ReadonlyArray<string>, n: number): number => {
   const counts = new Map<string, number>()
-  let best = ""
-  let bestCount = 0
   for (let i = 0; i + n <= words.length; i++) {
     let key = words[i]!
     for (let j = 1; j < n; j++) key += " " + words[i + j]!
-    const c = (counts.get(key) ?? 0) + 1
-    counts.set(key, c)
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  // Counter.most_common(1) is max() over the items in insertion order: among the n-grams with the highest final
+  // count, the first inserted (not the first to reach that count).
+  let best = ""
+  let bestCount = 0
+  for (const [key, c] of counts) {
     if (c > bestCount) {
       bestCount = c
       best = key
     }
   }
-  if (bestCount === 0) return 0
-  // A later n-gram wins only with a strictly higher count, so on ties the earlier-inserted one stays.
-  return pyLen(best) * bestCount
+  return bestCount === 0 ? 0 : pyLen(best) * bestCount
 }
 
 /** `find_all_duplicate`: characters of ""-joined n-grams seen before, skipping past each repeat. */
@@ -182,8 +183,7 @@ const topDuplicateCharsHashed = (j: Joined, nWords: number, n: number): number =
   const slotStart = new Int32Array(size).fill(-1)
   const slotHash = new Int32Array(size)
   const slotCount = new Int32Array(size)
-  let bestA = 0
-  let bestB = 0
+  const slotOf = new Int32Array(grams)
   let bestCount = 0
   for (let i = 0; i < grams; i++) {
     const a = j.start[i]!
@@ -207,14 +207,14 @@ const topDuplicateCharsHashed = (j: Joined, nWords: number, n: number): number =
       }
       slot = (slot + 1) & mask
     }
-    const c = slotCount[slot]!
-    if (c > bestCount) {
-      bestCount = c
-      bestA = a
-      bestB = b
-    }
+    slotOf[i] = slot
+    bestCount = Math.max(bestCount, slotCount[slot]!)
   }
-  return j.pyLen(bestA, bestB) * bestCount
+  // The first position whose n-gram ends with the top count is that n-gram's first occurrence: Counter's
+  // first-inserted among the most common.
+  let best = 0
+  while (slotCount[slotOf[best]!] !== bestCount) best++
+  return j.pyLen(j.start[best]!, j.gramEnd(best, n)) * bestCount
 }
 
 const allDuplicateCharsHashed = (j: Joined, nWords: number, n: number): number => {
@@ -329,7 +329,8 @@ const topDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): numbe
   gh.growTo(n)
   const g = gh.g
   const mask = slots(grams)
-  let best = 0
+  if (slotOfScratch.length < grams) slotOfScratch = new Int32Array(Math.max(grams, slotOfScratch.length * 2))
+  const slotOf = slotOfScratch
   let bestCount = 0
   for (let i = 0; i < grams; i++) {
     const h = g[i]!
@@ -348,14 +349,16 @@ const topDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): numbe
       }
       slot = (slot + 1) & mask
     }
-    const c = slotCount[slot]!
-    if (c > bestCount) {
-      bestCount = c
-      best = i
-    }
+    slotOf[i] = slot
+    bestCount = Math.max(bestCount, slotCount[slot]!)
   }
+  // Counter's first-inserted among the most common: the first position whose n-gram has the top final count.
+  let best = 0
+  while (slotCount[slotOf[best]!] !== bestCount) best++
   return (cp[best + n]! - cp[best]! + n - 1) * bestCount
 }
+
+let slotOfScratch = new Int32Array(1024)
 
 const allDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): number => {
   const words = gh.words
@@ -478,7 +481,7 @@ class GramIds {
   }
 }
 
-/** find_top_duplicate over numbered n-grams: the same running "strictly more" choice as topDuplicateCharsSlow. */
+/** find_top_duplicate over numbered n-grams, with the same tie rule as topDuplicateCharsSlow. */
 const topDuplicateCharsIds = (gi: GramIds, cp: Int32Array, n: number): number => {
   const grams = gi.nWords - n + 1
   if (grams <= 0) return 0
@@ -487,15 +490,11 @@ const topDuplicateCharsIds = (gi: GramIds, cp: Int32Array, n: number): number =>
   const d = gi.distinct
   if (counts.length < d) counts = new Int32Array(Math.max(d, counts.length * 2))
   counts.fill(0, 0, d)
-  let best = 0
   let bestCount = 0
-  for (let i = 0; i < grams; i++) {
-    const c = ++counts[gid[i]!]!
-    if (c > bestCount) {
-      bestCount = c
-      best = i
-    }
-  }
+  for (let i = 0; i < grams; i++) bestCount = Math.max(bestCount, ++counts[gid[i]!]!)
+  // Counter's first-inserted among the most common: the first position whose n-gram has the top final count.
+  let best = 0
+  while (counts[gid[best]!] !== bestCount) best++
   return (cp[best + n]! - cp[best]! + n - 1) * bestCount
 }
 
