@@ -417,6 +417,10 @@ class GramIds {
     this.gid = gidScratch
     this.gid.set(ids.subarray(0, nWords))
     this.distinct = nIds
+    // How often each word occurs: the same at every level.
+    if (wordCount.length < nIds) wordCount = new Int32Array(Math.max(nIds, wordCount.length * 2))
+    wordCount.fill(0, 0, nIds)
+    for (let i = 0; i < nWords; i++) wordCount[ids[i]!]!++
   }
   growTo(n: number) {
     const gid = this.gid
@@ -448,9 +452,6 @@ class GramIds {
       if (levelCount.length < d) levelCount = new Int32Array(Math.max(d, levelCount.length * 2))
       levelCount.fill(0, 0, d)
       for (let i = 0; i <= m; i++) levelCount[gid[i]!]!++
-      if (wordCount.length < this.nIds) wordCount = new Int32Array(Math.max(this.nIds, wordCount.length * 2))
-      wordCount.fill(0, 0, this.nIds)
-      for (let i = 0; i < this.nWords; i++) wordCount[ids[i]!]!++
       let next = 0
       for (let i = 0; i < m; i++) {
         const x = gid[i]!
@@ -538,18 +539,20 @@ class Glued {
     if (gStart.length < W + 1) gStart = new Int32Array((W + 1) * 2)
     if (gCand.length < W + 1) gCand = new Uint8Array((W + 1) * 2)
     const start = gStart
+    // One pass over the words: their offsets and texts (each PieceInfo is read once).
+    const texts = new Array<string>(W)
     let L = 0
     for (let i = 0; i < W; i++) {
+      const t = words[i]!.text
+      texts[i] = t
       start[i] = L
-      L += words[i]!.text.length
+      L += t.length
     }
     start[W] = L
     this.start = start
     powUpTo(L)
     if (gHash.length < L + 1) gHash = new Int32Array((L + 1) * 2)
     const hash = gHash
-    const texts = new Array<string>(W)
-    for (let i = 0; i < W; i++) texts[i] = words[i]!.text
     const s = texts.join("")
     this.s = s
     let h = 0
@@ -561,7 +564,13 @@ class Glued {
     const cand = gCand
     cand.fill(0, 0, W + 1)
     let size = 16
-    while (size < W * 2) size <<= 1
+    let bits = 4
+    while (size < W * 2) {
+      size <<= 1
+      bits++
+    }
+    // Slots from the product's high bits (Fibonacci hashing): its low bits are the key's low bits only.
+    const shift = 32 - bits
     if (winPos.length < size) {
       winKey = new Int32Array(size)
       winPos = new Int32Array(size)
@@ -576,7 +585,7 @@ class Glued {
         continue
       }
       const wh = (hash[a + WINDOW]! - Math.imul(hash[a]!, pw)) | 0
-      let slot = (Math.imul(wh, 0x9e3779b1) >>> 0) & mask
+      let slot = Math.imul(wh, 0x9e3779b1) >>> shift
       for (;;) {
         const p = winPos[slot]!
         if (p === -1) {
@@ -652,7 +661,34 @@ const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): num
 }
 
 const PARAGRAPH = /\n{2,}/
-const LINES = /\n+/
+
+/**
+ * `find_duplicates(text.split(/\n+/))` in one pass over the line boundaries, without the array of lines: how many
+ * lines there are, how many were seen before, and their characters. The pieces are those of `split`: a leading
+ * or trailing run of "\n" gives an empty first or last line.
+ */
+const lineDuplicates = (text: string): readonly [number, number, number] => {
+  const seen = new Set<string>()
+  const n = text.length
+  let count = 0
+  let elements = 0
+  let chars = 0
+  let a = 0
+  for (;;) {
+    const j = text.indexOf("\n", a)
+    const end = j === -1 ? n : j
+    const line = a === 0 && end === n ? text : text.slice(a, end)
+    count++
+    if (seen.has(line)) {
+      elements++
+      chars += pyLen(line)
+    } else seen.add(line)
+    if (j === -1) break
+    a = j + 1
+    while (a < n && text.charCodeAt(a) === 10) a++
+  }
+  return [count, elements, chars]
+}
 
 export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions> = {}): DocFilter => {
   const o = { ...gopherRepetitionDefaults, ...options }
@@ -669,9 +705,8 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
       if (on(o.dupParaFrac) && paraDups / paragraphs.length > o.dupParaFrac) return drop("dup_para_frac")
       if (on(o.dupParaCharFrac) && frac(paraChars) > o.dupParaCharFrac) return drop("dup_para_char_frac")
     }
-    const lines = text.split(LINES)
-    const [lineDups, lineChars] = findDuplicates(lines)
-    if (on(o.dupLineFrac) && lineDups / lines.length > o.dupLineFrac) return drop("dup_line_frac")
+    const [lineCount, lineDups, lineChars] = lineDuplicates(text)
+    if (on(o.dupLineFrac) && lineDups / lineCount > o.dupLineFrac) return drop("dup_line_frac")
     if (on(o.dupLineCharFrac) && frac(lineChars) > o.dupLineCharFrac) return drop("dup_line_char_frac")
     const infos = splitIntoWordInfos(text)
     let plain = true
