@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { countSentencesAndWords, documentTokens, rememberWords } from "../text/datatrove-text.ts"
-import { isPySpaceCode, onlyNewlineBreaks, pyLen, pyStrip } from "../text/pytext.ts"
+import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocTokens, type PieceInfo, sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -152,10 +152,7 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
         i = j === -1 ? n : j
       }
       const c = i < n ? text.charCodeAt(i) : -1
-      if (
-        !(c === -1 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e ||
-          c === 0x85 || c === 0x2028 || c === 0x2029)
-      ) continue
+      if (c !== -1 && !isPyLineBreakCode(c)) continue
       if (c === -1 && ls >= n) break
       const le = i
       if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++

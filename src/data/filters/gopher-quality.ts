@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordInfos } from "../text/datatrove-text.ts"
-import { isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
+import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
 import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -54,10 +54,7 @@ export const gopherLineStats = (text: string): { lines: number; bullets: number;
       i = j === -1 ? n : j
     }
     const c = i < n ? text.charCodeAt(i) : -1
-    if (
-      !(c === -1 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e ||
-        c === 0x85 || c === 0x2028 || c === 0x2029)
-    ) continue
+    if (c !== -1 && !isPyLineBreakCode(c)) continue
     if (c === -1 && start >= n) break
     const end = i
     if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++

@@ -105,17 +105,19 @@ const RARE_LINE_BREAKS = /[\r\v\f\x1c-\x1e\x85\u2028\u2029]/
 /** Whether "\n" is the only `str.splitlines` boundary `s` has (then lines can be found with indexOf). */
 export const onlyNewlineBreaks = (s: string): boolean => !RARE_LINE_BREAKS.test(s)
 
-/** Line boundaries of `str.splitlines` (\n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029), ends not kept. */
+/** A character `str.splitlines` breaks at: \n \r \v \f \x1c \x1d \x1e \x85 \u2028 \u2029 (\r\n counts once). */
+export const isPyLineBreakCode = (c: number): boolean =>
+  c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e || c === 0x85 ||
+  c === 0x2028 || c === 0x2029
+
+/** Line boundaries of `str.splitlines`, ends not kept. */
 export const pySplitlines = (s: string): Array<string> => {
   const out: Array<string> = []
   let start = 0
   const n = s.length
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
-    if (
-      c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e || c === 0x85 ||
-      c === 0x2028 || c === 0x2029
-    ) {
+    if (isPyLineBreakCode(c)) {
       out.push(s.slice(start, i))
       if (c === 13 && i + 1 < n && s.charCodeAt(i + 1) === 10) i++
       start = i + 1
