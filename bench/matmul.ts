@@ -13,6 +13,7 @@ import { describeAdapter, instanceFor } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { matmul, matmulVariantFor } from "../src/gpu/kernels/matmul.ts"
 import { matmulCpu } from "../src/gpu/kernels/matmul.cpu.ts"
+import { bestSecondsPerCall } from "./timing.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -27,21 +28,9 @@ const headline = 1024
 
 const random = (n: number) => Float32Array.from({ length: n * n }, () => Math.random() * 2 - 1)
 
-/** GFLOP/s of `step` (one n×n×n product, awaited), best of three blocks after a warm-up. */
-const measure = async (n: number, step: () => Promise<void>): Promise<number> => {
-  await step()
-  const t0 = performance.now()
-  await step()
-  const one = (performance.now() - t0) / 1000
-  const reps = Math.max(1, Math.round(budget / 3 / one))
-  let best = Infinity
-  for (let block = 0; block < 3; block++) {
-    const t = performance.now()
-    for (let r = 0; r < reps; r++) await step()
-    best = Math.min(best, (performance.now() - t) / 1000 / reps)
-  }
-  return (2 * n ** 3) / best / 1e9
-}
+/** GFLOP/s of `step` (one n×n×n product, awaited). */
+const measure = async (n: number, step: () => Promise<void>): Promise<number> =>
+  (2 * n ** 3) / (await bestSecondsPerCall(step, budget)) / 1e9
 
 const relativeError = (got: Float32Array, want: Float32Array) => {
   let err = 0

@@ -38,6 +38,7 @@ import { initWeights, parameterSpecs, type Weights } from "../src/model/paramete
 import { makeGpuAdamW, smollm2AdamW } from "../src/train/optimizer.ts"
 import { flopsPerToken, memoryEstimate } from "../src/train/trainer.ts"
 import { type JaxLlama, makeJaxLlama } from "./jax-llama.ts"
+import { bestSecondsPerCall } from "./timing.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -110,20 +111,7 @@ const ourMatmulGflops = (gpu: GpuShape, n = 1024, budget = 1.5) =>
     const Cb = yield* gpu.buffer(n * n * 4, "C")
     const product = matmul(gpu, { m: n, n, k: n }, A, B, Cb)
     const step = () => Effect.runPromise(Effect.andThen(gpu.run([product]), gpu.flush))
-    return yield* Effect.promise(async () => {
-      await step()
-      const t0 = performance.now()
-      await step()
-      const one = (performance.now() - t0) / 1000
-      const reps = Math.max(1, Math.round(budget / 3 / one))
-      let best = Infinity
-      for (let block = 0; block < 3; block++) {
-        const t = performance.now()
-        for (let r = 0; r < reps; r++) await step()
-        best = Math.min(best, (performance.now() - t) / 1000 / reps)
-      }
-      return (2 * n ** 3) / best / 1e9
-    })
+    return (2 * n ** 3) / (yield* Effect.promise(() => bestSecondsPerCall(step, budget))) / 1e9
   }))
 
 interface StepOutcome {
