@@ -4,18 +4,16 @@ import { GopherRepetitionFilter } from "../../src/data/filters/gopher-repetition
 import { gopherLineStats } from "../../src/data/filters/gopher-quality.ts"
 import {
   allDuplicateChars,
-  allDuplicateCharsGluedOfInfos,
-  allDuplicateCharsOfInfos,
+  allDuplicateCharsOfWords,
   allDuplicateCharsSlow,
   topDuplicateChars,
-  topDuplicateCharsOfInfos,
-  topDuplicateCharsOfInfosById,
+  topDuplicateCharsOfWords,
   topDuplicateCharsSlow
 } from "../../src/data/filters/gopher-repetition.ts"
 import {
   forgetRecentTexts,
   setCheckRememberedWords,
-  splitIntoWordInfos,
+  splitIntoWordIds,
   splitIntoWords
 } from "../../src/data/text/datatrove-text.ts"
 import { lstripStartsWith, pyLen, pySplitlines, pyStrip, rstripEndsWith } from "../../src/data/text/pytext.ts"
@@ -23,9 +21,11 @@ import {
   countSentences,
   countSentencesReference,
   docTokens,
-  pieceInfo,
   spacyTokens,
   spacyTokensReference,
+  startNewVocab,
+  WordBuffer,
+  Words,
   wordTokenize,
   wordTokenizeReference
 } from "../../src/data/text/spacy-en.ts"
@@ -108,24 +108,22 @@ describe("GopherRepetition n-gram statistics", () => {
     const words = ["a", "b", "q", "xx", "yy", "r", "xx", "yy", "s", "a", "b"]
     expect(topDuplicateCharsSlow(words, 2)).toBe(6)
     expect(topDuplicateChars(words, 2)).toBe(6)
-    expect(topDuplicateCharsOfInfos(words.map(pieceInfo), 2)).toBe(6)
-    const byId = topDuplicateCharsOfInfosById(words.map(pieceInfo), 2)
-    if (byId !== null) expect(byId).toBe(6)
+    expect(topDuplicateCharsOfWords(Words.of(words), 2)).toBe(6)
   })
 
   it("hashed statistics equal the string-building ones", () => {
     for (const words of wordLists) {
-      const infos = words.map(pieceInfo)
+      const ids = Words.of(words)
       const plain = !words.some((w) => /[\ud800-\udfff ]/.test(w))
       for (const n of [1, 2, 3, 4]) {
         const expected = topDuplicateCharsSlow(words, n)
         expect(topDuplicateChars(words, n)).toBe(expected)
-        if (plain) expect(topDuplicateCharsOfInfos(infos, n)).toBe(expected)
+        if (plain) expect(topDuplicateCharsOfWords(ids, n)).toBe(expected)
       }
       for (const n of [1, 2, 5, 6, 7, 8, 9, 10]) {
         const expected = allDuplicateCharsSlow(words, n)
         expect(allDuplicateChars(words, n)).toBe(expected)
-        if (plain) expect(allDuplicateCharsOfInfos(infos, n)).toBe(expected)
+        if (plain) expect(allDuplicateCharsOfWords(ids, n)).toBe(expected)
       }
     }
   })
@@ -170,12 +168,12 @@ describe("DocTokens: a stripped line's words and sentences from the whole text's
         while (b > a && pyStrip(text[b - 1]!) === "") b--
         start = i + 1
         const line = text.slice(a, b)
-        const words: Array<ReturnType<typeof pieceInfo>> = []
+        const words = new WordBuffer()
         const sentences = dt.rangeWordsAndSentences(a, b, words)
-        expect(words.map((w) => w.text), JSON.stringify(line)).toEqual(wordTokenizeReference(line))
+        expect(words.words()!.texts(), JSON.stringify(line)).toEqual(wordTokenizeReference(line))
         expect(sentences).toBe(countSentencesReference(line))
       }
-      expect(dt.words().map((w) => w.text)).toEqual(wordTokenizeReference(text))
+      expect(dt.words().texts()).toEqual(wordTokenizeReference(text))
     }
   })
 })
@@ -193,13 +191,10 @@ describe("GopherRepetition numbered and windowed n-gram statistics", () => {
     for (const text of texts.slice(0, 200)) lists.push(wordTokenizeReference(text))
     for (const words of lists) {
       if (words.some((w) => /[\ud800-\udfff ]/.test(w))) continue
-      const infos = words.map(pieceInfo)
-      for (const n of [1, 2, 3, 4, 5]) {
-        const byId = topDuplicateCharsOfInfosById(infos, n)
-        if (byId !== null) expect(byId).toBe(topDuplicateCharsSlow(words, n))
-      }
+      const ids = Words.of(words)
+      for (const n of [1, 2, 3, 4, 5]) expect(topDuplicateCharsOfWords(ids, n)).toBe(topDuplicateCharsSlow(words, n))
       for (const n of [1, 2, 3, 5, 6, 7, 8, 9, 10]) {
-        expect(allDuplicateCharsGluedOfInfos(infos, n)).toBe(allDuplicateCharsSlow(words, n))
+        expect(allDuplicateCharsOfWords(ids, n)).toBe(allDuplicateCharsSlow(words, n))
       }
     }
   })
@@ -259,7 +254,7 @@ describe("C4QualityFilter on the document's tokens", () => {
       const c4 = C4QualityFilter(o)
       for (const text of texts) {
         // Tokens of the whole text may already be memoized (as after Gopher) or not.
-        if (text.length % 2 === 0) splitIntoWordInfos(text)
+        if (text.length % 2 === 0) splitIntoWordIds(text)
         const r = c4.filter({ id: "x", text, metadata: {} })
         const ref = c4Reference(text, o)
         if (r._tag === "Keep") {
@@ -283,7 +278,7 @@ describe("the word memo", () => {
     const verdicts = docs.map((d) => one.filter(d)._tag)
     forgetRecentTexts()
     // Stream-like: every document through the tokenizer first, then the filter over all of them.
-    for (const d of docs) splitIntoWordInfos(d.text)
+    for (const d of docs) splitIntoWordIds(d.text)
     expect(docs.map((d) => GopherRepetitionFilter().filter(d)._tag)).toEqual(verdicts)
     for (const d of docs) expect(splitIntoWords(d.text)).toEqual(wordTokenizeReference(d.text))
   })

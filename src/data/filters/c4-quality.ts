@@ -1,7 +1,7 @@
 import type { Document } from "../Document.ts"
 import { countSentencesAndWords, documentTokens, rememberWords } from "../text/datatrove-text.ts"
 import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyLen, pyStrip } from "../text/pytext.ts"
-import { type DocTokens, type PieceInfo, sentenceStarts, spacyTokens } from "../text/spacy-en.ts"
+import { type DocTokens, sentenceStarts, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -42,8 +42,12 @@ export const c4QualityDefaults: C4QualityOptions = {
 
 const CITATION = /\[\d*]|\[edit]|\[citation needed]/g
 const END_PUNCTUATION = [".", "?", "!", "\"", "'"]
-/** Every lowercased phrase C4 looks for contains one of these. */
-const LOWER_HINTS = ["lorem ipsum", "javascript", "terms of use", "policy", "cookie"]
+/**
+ * Every lowercased phrase C4 looks for contains one of these. Where `text.toLowerCase()` contains one, the text
+ * matches case-insensitively: the only characters that lowercase to ASCII letters are the letters themselves, the
+ * Kelvin sign (k) and İ (i followed by U+0307, which no hint has after an i), and all of them fold to that letter.
+ */
+const LOWER_HINTS = /lorem ipsum|javascript|terms of use|policy|cookie/iu
 const POLICY_SUBSTRINGS = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 
 /** Sentence pieces for `split_paragraph=False`: spaCy sentence spans cut at their ends, as split_into_sentences. */
@@ -132,15 +136,14 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
   const lowerChecksFor = (text: string): boolean => {
     if (!(o.filterLoremIpsum || o.filterJavascript || o.filterPolicy)) return false
     if (text.includes("[")) return true
-    const lower = text.toLowerCase()
-    return LOWER_HINTS.some((h) => lower.includes(h))
+    return LOWER_HINTS.test(text)
   }
   const decideLines = (doc: Document) => {
     const text = doc.text
     const n = text.length
     let numSentences = 0
     const kept: Array<string> = []
-    const words: Array<PieceInfo> = []
+    const words = new WordBuffer()
     let tokens: DocTokens | null = null
     const lowerChecks = lowerChecksFor(text)
     let ls = 0
@@ -179,7 +182,10 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
     }
     if (numSentences < o.minNumSentences) return drop("too_few_sentences")
     const out = pyStrip(kept.join("\n"))
-    if (collectWords) rememberWords(out, words)
+    if (collectWords) {
+      const collected = words.words()
+      if (collected !== null) rememberWords(out, collected)
+    }
     return keep({ ...doc, text: out })
   }
   const decide = (doc: Document) => {

@@ -1,5 +1,5 @@
 import type { Document } from "../Document.ts"
-import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWordInfos } from "../text/datatrove-text.ts"
+import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWordIds } from "../text/datatrove-text.ts"
 import { hasSurrogate, isPyBlank, pyCount, pyLen } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 import { findDuplicates } from "./gopher-repetition.ts"
@@ -49,7 +49,7 @@ export const FineWebQualityFilter = (options: Partial<FineWebQualityOptions> = {
     const charsWithoutNewlines = hasSurrogate(text) ? pyLen(text.replaceAll("\n", "")) : text.length - pyCount(text, "\n")
     ratio = findDuplicates(lines)[1] / charsWithoutNewlines
     if (ratio > o.charDuplicatesRatio) return drop("char_dup_ratio")
-    const words = splitIntoWordInfos(doc.text)
+    const words = splitIntoWordIds(doc.text)
     if (pyCount(doc.text, "\n") / words.length > o.newLineRatio) return drop("list_ratio")
     return keep(doc)
   }

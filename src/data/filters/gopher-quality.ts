@@ -1,5 +1,5 @@
 import type { Document } from "../Document.ts"
-import { splitIntoWordInfos } from "../text/datatrove-text.ts"
+import { splitIntoWordIds } from "../text/datatrove-text.ts"
 import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
 import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
@@ -82,17 +82,21 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
   const stopWords = new Set(o.stopWords)
   const decide = (doc: Document) => {
     const text = doc.text
-    const words = splitIntoWordInfos(text)
-    const nWords = words.length
+    const words = splitIntoWordIds(text)
+    const ids = words.ids
+    const flags = words.vocab.flags
+    const cps = words.vocab.cp
+    const nWords = ids.length
     let nNonSymbol = 0
     let totalLen = 0
     // Words with a letter, counted in the same pass (the alpha check below only reads the count).
     let alpha = 0
     for (let k = 0; k < nWords; k++) {
-      const f = words[k]!.flags
+      const id = ids[k]!
+      const f = flags[id]!
       if ((f & WORD_NON_PUNCT) !== 0) {
         nNonSymbol++
-        totalLen += words[k]!.cp
+        totalLen += cps[id]!
       }
       if ((f & WORD_ALPHA) !== 0) alpha++
     }
@@ -123,7 +127,7 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
       const found = new Set<string>()
       // The set only grows, so once it holds minStopWords words the check has passed.
       for (let k = 0; k < nWords && found.size < o.minStopWords; k++) {
-        const t = words[k]!.text
+        const t = words.vocab.text[ids[k]!]!
         if (stopWords.has(t)) found.add(t)
       }
       // datatrove's reason string says "enough" although the document has too few stop words.

@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
-import { splitIntoWordInfos } from "../text/datatrove-text.ts"
-import { HASH_BASE, type PieceInfo, WORD_SPACE, WORD_SURROGATE, wordIds } from "../text/spacy-en.ts"
+import { splitIntoWordIds } from "../text/datatrove-text.ts"
+import { HASH_BASE, HEAD_CHARS, localWordIds, WORD_SPACE, WORD_SURROGATE, type Words } from "../text/spacy-en.ts"
 import { pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -261,10 +261,9 @@ export const allDuplicateChars = (words: ReadonlyArray<string>, n: number): numb
   allDuplicateCharsHashed(new Joined(words, ""), words.length, n)
 
 // ---------------------------------------------------------------------------------------------------------------
-// The same statistics from the tokenizer's per-word hashes (PieceInfo.hash/pw), without building any string: the
-// hash of a joined n-gram is folded from its words' hashes (hash(x + y) = hash(x) * BASE^len(y) + hash(y)), and
-// n-grams of every size are grown in place from the (n-1)-grams. Used when no word has a surrogate (lengths are
-// then sums of word lengths) or a space (" "-joined n-grams are then equal exactly when their words are).
+// The filter's statistics over a document's words as piece numbers (Words), for words without surrogates (then
+// code points are UTF-16 units) and without spaces (then " "-joined n-grams are equal exactly when their words
+// are), which is every document spaCy gives words for unless it has characters outside the BMP.
 // ---------------------------------------------------------------------------------------------------------------
 let slotStart = new Int32Array(1024)
 let slotHash = new Int32Array(1024)
@@ -278,120 +277,6 @@ const slots = (grams: number): number => {
   }
   slotStart.fill(-1, 0, size)
   return size - 1
-}
-
-/** The words' n-gram hashes for growing n, " "-joined or ""-joined. */
-class GramHashes {
-  readonly g: Int32Array
-  n = 1
-  constructor(readonly words: ReadonlyArray<PieceInfo>, readonly spaced: boolean) {
-    const g = new Int32Array(words.length)
-    for (let i = 0; i < words.length; i++) g[i] = words[i]!.hash
-    this.g = g
-  }
-  growTo(n: number) {
-    const words = this.words
-    const g = this.g
-    if (n < this.n) {
-      for (let i = 0; i < words.length; i++) g[i] = words[i]!.hash
-      this.n = 1
-    }
-    for (; this.n < n; this.n++) {
-      const k = this.n
-      for (let i = 0; i + k < words.length; i++) {
-        const w = words[i + k]!
-        const h = this.spaced ? (Math.imul(g[i]!, HASH_BASE) + 32) | 0 : g[i]!
-        g[i] = (Math.imul(h, w.pw) + w.hash) | 0
-      }
-    }
-  }
-}
-
-const sameWords = (words: ReadonlyArray<PieceInfo>, i: number, j: number, n: number): boolean => {
-  for (let k = 0; k < n; k++) if (words[i + k]!.text !== words[j + k]!.text) return false
-  return true
-}
-const gluedEqual = (words: ReadonlyArray<PieceInfo>, i: number, j: number, n: number): boolean => {
-  if (sameWords(words, i, j, n)) return true
-  let a = ""
-  let b = ""
-  for (let k = 0; k < n; k++) {
-    a += words[i + k]!.text
-    b += words[j + k]!.text
-  }
-  return a === b
-}
-
-const topDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): number => {
-  const words = gh.words
-  const grams = words.length - n + 1
-  if (grams <= 0) return 0
-  gh.growTo(n)
-  const g = gh.g
-  const mask = slots(grams)
-  if (slotOfScratch.length < grams) slotOfScratch = new Int32Array(Math.max(grams, slotOfScratch.length * 2))
-  const slotOf = slotOfScratch
-  let bestCount = 0
-  for (let i = 0; i < grams; i++) {
-    const h = g[i]!
-    let slot = (Math.imul(h, 0x9e3779b1) >>> 0) & mask
-    for (;;) {
-      const st = slotStart[slot]!
-      if (st === -1) {
-        slotStart[slot] = i
-        slotHash[slot] = h
-        slotCount[slot] = 1
-        break
-      }
-      if (slotHash[slot] === h && sameWords(words, i, st, n)) {
-        slotCount[slot]!++
-        break
-      }
-      slot = (slot + 1) & mask
-    }
-    slotOf[i] = slot
-    bestCount = Math.max(bestCount, slotCount[slot]!)
-  }
-  // Counter's first-inserted among the most common: the first position whose n-gram has the top final count.
-  let best = 0
-  while (slotCount[slotOf[best]!] !== bestCount) best++
-  return (cp[best + n]! - cp[best]! + n - 1) * bestCount
-}
-
-let slotOfScratch = new Int32Array(1024)
-
-const allDuplicateCharsFast = (gh: GramHashes, cp: Int32Array, n: number): number => {
-  const words = gh.words
-  const last = words.length - n + 1
-  if (last <= 0) return 0
-  gh.growTo(n)
-  const g = gh.g
-  const mask = slots(last)
-  let repeated = 0
-  let idx = 0
-  while (idx < last) {
-    const h = g[idx]!
-    let slot = (Math.imul(h, 0x9e3779b1) >>> 0) & mask
-    let seen = false
-    for (;;) {
-      const st = slotStart[slot]!
-      if (st === -1) break
-      if (slotHash[slot] === h && gluedEqual(words, idx, st, n)) {
-        seen = true
-        break
-      }
-      slot = (slot + 1) & mask
-    }
-    if (seen) {
-      repeated += cp[idx + n]! - cp[idx]!
-      idx += n
-    } else {
-      slotStart[slot] = idx
-      slotHash[slot] = h
-      idx += 1
-    }
-  }
-  return repeated
 }
 
 /**
@@ -502,15 +387,16 @@ const topDuplicateCharsIds = (gi: GramIds, cp: Int32Array, n: number): number =>
 let idScratch = new Int32Array(1024)
 
 /**
- * find_all_duplicate over ""-joined n-grams of words without surrogates, for every n from one index of the joined
- * text: prefix hashes of its characters (so any n-gram's hash is O(1)) and a filter that leaves most n-grams out
- * of the hash table. Two equal joined n-grams of at least WINDOW characters start with the same WINDOW
- * characters, so an n-gram whose WINDOW-character window (starting at its first word) occurs at no other word
- * start can neither be seen before nor be seen later: it is only counted as new. Shorter n-grams always go
- * through the table. Window hashes that collide only make more n-grams go through the table, which costs time,
- * never a different answer; table hits are confirmed by comparing characters.
+ * find_all_duplicate over ""-joined n-grams, for every n from one index of the words: the glued text's polynomial
+ * hash at each word boundary (folded from the words' hashes, so no joined string is built; any n-gram's hash is
+ * O(1)), and a filter that leaves most n-grams out of the hash table. Two equal joined n-grams of at least
+ * WINDOW characters start with the same WINDOW characters, so an n-gram whose WINDOW-character window (starting at
+ * its first word) occurs at no other word start can neither be seen before nor be seen later: it is only counted
+ * as new. Shorter n-grams always go through the table. Window hashes that collide only make more n-grams go
+ * through the table, which costs time, never a different answer; table hits are confirmed by comparing words, and
+ * when the words differ, by comparing the joined characters ("ab c" and "a bc" glue to the same text).
  */
-const WINDOW = 12
+const WINDOW = HEAD_CHARS
 let powTable = new Int32Array([1])
 const powUpTo = (len: number) => {
   if (powTable.length > len) return
@@ -520,47 +406,40 @@ const powUpTo = (len: number) => {
   powTable = t
 }
 // Scratch for the one Glued index in use (each filter call builds one and is done with it before the next).
-let gStart = new Int32Array(1024)
+let gPre = new Int32Array(1024)
 let gCand = new Uint8Array(1024)
-let gHash = new Int32Array(4096)
 let winKey = new Int32Array(1024)
 let winPos = new Int32Array(1024)
 /** Valid until the next Glued is built (its arrays are shared scratch). */
 class Glued {
-  /** The words joined with "". */
-  readonly s: string
-  /** start[i]: offset of word i in the joined text; start[nWords] is its length. */
-  readonly start: Int32Array
-  readonly hash: Int32Array
+  readonly nWords: number
+  /** pre[i]: hash of words [0, i) joined with "". */
+  readonly pre: Int32Array
   /** 1 where the word's window occurs at another word start too (or the window runs past the end). */
   readonly cand: Uint8Array
-  constructor(readonly words: ReadonlyArray<PieceInfo>) {
-    const W = words.length
-    if (gStart.length < W + 1) gStart = new Int32Array((W + 1) * 2)
+  /**
+   * @param start start[i]: offset of word i in the joined text (cpPrefix: code points are units here)
+   * @param local the words numbered by text (localWordIds)
+   */
+  constructor(readonly words: Words, readonly start: Int32Array, readonly local: Int32Array) {
+    const v = words.vocab
+    const ids = words.ids
+    const W = ids.length
+    this.nWords = W
+    if (gPre.length < W + 1) gPre = new Int32Array((W + 1) * 2)
     if (gCand.length < W + 1) gCand = new Uint8Array((W + 1) * 2)
-    const start = gStart
-    // One pass over the words: their offsets and texts (each PieceInfo is read once).
-    const texts = new Array<string>(W)
-    let L = 0
+    const pre = gPre
+    const hash = v.hash
+    const pw = v.pw
+    pre[0] = 0
     for (let i = 0; i < W; i++) {
-      const t = words[i]!.text
-      texts[i] = t
-      start[i] = L
-      L += t.length
+      const id = ids[i]!
+      pre[i + 1] = (Math.imul(pre[i]!, pw[id]!) + hash[id]!) | 0
     }
-    start[W] = L
-    this.start = start
+    this.pre = pre
+    const L = start[W]!
     powUpTo(L)
-    if (gHash.length < L + 1) gHash = new Int32Array((L + 1) * 2)
-    const hash = gHash
-    const s = texts.join("")
-    this.s = s
-    let h = 0
-    for (let k = 0; k < L; k++) {
-      h = (Math.imul(h, HASH_BASE) + s.charCodeAt(k)) | 0
-      hash[k + 1] = h
-    }
-    this.hash = hash
+    const pow = powTable
     const cand = gCand
     cand.fill(0, 0, W + 1)
     let size = 16
@@ -577,14 +456,20 @@ class Glued {
     }
     winPos.fill(-1, 0, size)
     const mask = size - 1
-    const pw = powTable[WINDOW]!
+    const head = v.head
     for (let i = 0; i < W; i++) {
       const a = start[i]!
       if (a + WINDOW > L) {
         cand[i] = 1
         continue
       }
-      const wh = (hash[a + WINDOW]! - Math.imul(hash[a]!, pw)) | 0
+      // Whole words i..j-1, then the first r characters of word j.
+      let j = i
+      while (j < W && start[j + 1]! - a <= WINDOW) j++
+      let wh = (pre[j]! - Math.imul(pre[i]!, pow[start[j]! - a]!)) | 0
+      // r < the length of word j, and r <= WINDOW = HEAD_CHARS.
+      const r = a + WINDOW - start[j]!
+      if (r > 0) wh = (Math.imul(wh, pow[r]!) + head[ids[j]! * HEAD_CHARS + r - 1]!) | 0
       let slot = Math.imul(wh, 0x9e3779b1) >>> shift
       for (;;) {
         const p = winPos[slot]!
@@ -603,13 +488,38 @@ class Glued {
     }
     this.cand = cand
   }
-  hashOf(a: number, b: number): number {
-    return (this.hash[b]! - Math.imul(this.hash[a]!, powTable[b - a]!)) | 0
+  /** Hash of words [i, i + n) joined. */
+  hashOf(i: number, n: number): number {
+    const start = this.start
+    return (this.pre[i + n]! - Math.imul(this.pre[i]!, powTable[start[i + n]! - start[i]!]!)) | 0
   }
-  same(a: number, b: number, a2: number): boolean {
-    const s = this.s
-    for (let k = 0; k < b - a; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(a2 + k)) return false
-    return true
+  /** Whether words [i, i + n) and [j, j + n), of equal joined length, join to the same text. */
+  same(i: number, j: number, n: number): boolean {
+    const local = this.local
+    let k = 0
+    while (k < n && local[i + k] === local[j + k]) k++
+    if (k === n) return true
+    const ids = this.words.ids
+    const text = this.words.vocab.text
+    let wi = i
+    let wj = j
+    let oi = 0
+    let oj = 0
+    let ti = text[ids[wi]!]!
+    let tj = text[ids[wj]!]!
+    const end = i + n
+    for (;;) {
+      if (oi === ti.length) {
+        if (++wi === end) return true
+        ti = text[ids[wi]!]!
+        oi = 0
+      }
+      if (oj === tj.length) {
+        tj = text[ids[++wj]!]!
+        oj = 0
+      }
+      if (ti.charCodeAt(oi++) !== tj.charCodeAt(oj++)) return false
+    }
   }
 }
 
@@ -618,7 +528,7 @@ class Glued {
  * `repeated / textLen > frac`: the total only grows, so the filter's verdict is already decided.
  */
 const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): number => {
-  const last = g.words.length - n + 1
+  const last = g.nWords - n + 1
   if (last <= 0) return 0
   const start = g.start
   const cand = g.cand
@@ -626,29 +536,25 @@ const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): num
   let repeated = 0
   let idx = 0
   while (idx < last) {
-    const a = start[idx]!
-    const b = start[idx + n]!
-    if (cand[idx] === 0 && b - a >= WINDOW) {
+    const len = start[idx + n]! - start[idx]!
+    if (cand[idx] === 0 && len >= WINDOW) {
       idx++
       continue
     }
-    const h = g.hashOf(a, b)
+    const h = g.hashOf(idx, n)
     let slot = (Math.imul(h, 0x9e3779b1) >>> 0) & mask
     let seen = false
     for (;;) {
       const st = slotStart[slot]!
       if (st === -1) break
-      if (slotHash[slot] === h) {
-        const a2 = start[st]!
-        if (start[st + n]! - a2 === b - a && g.same(a, b, a2)) {
-          seen = true
-          break
-        }
+      if (slotHash[slot] === h && start[st + n]! - start[st]! === len && g.same(idx, st, n)) {
+        seen = true
+        break
       }
       slot = (slot + 1) & mask
     }
     if (seen) {
-      repeated += b - a
+      repeated += len
       if (textLen > 0 && repeated / textLen > frac) return repeated
       idx += n
     } else {
@@ -708,48 +614,48 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     const [lineCount, lineDups, lineChars] = lineDuplicates(text)
     if (on(o.dupLineFrac) && lineDups / lineCount > o.dupLineFrac) return drop("dup_line_frac")
     if (on(o.dupLineCharFrac) && frac(lineChars) > o.dupLineCharFrac) return drop("dup_line_char_frac")
-    const infos = splitIntoWordInfos(text)
+    const words = splitIntoWordIds(text)
+    const ids = words.ids
+    const W = ids.length
+    const flags = words.vocab.flags
     let plain = true
-    for (const w of infos) if ((w.flags & (WORD_SURROGATE | WORD_SPACE)) !== 0) plain = false
+    for (let k = 0; k < W; k++) {
+      if ((flags[ids[k]!]! & (WORD_SURROGATE | WORD_SPACE)) !== 0) {
+        plain = false
+        break
+      }
+    }
     if (plain) {
-      const cp = cpPrefix(infos)
+      const cp = cpPrefix(words)
+      if (idScratch.length < W) idScratch = new Int32Array(W * 2)
+      const nIds = localWordIds(words, idScratch)
       if (o.topNGrams.length > 0) {
-        if (idScratch.length < infos.length) idScratch = new Int32Array(infos.length * 2)
-        const nIds = wordIds(infos, idScratch)
-        if (nIds >= 0) {
-          const numbered = new GramIds(idScratch, infos.length, nIds)
-          for (const [n, nFrac] of o.topNGrams) {
-            if (infos.length - n + 1 <= 0) continue
-            if (frac(topDuplicateCharsIds(numbered, cp, n)) > nFrac) return drop(`top_${n}_gram`)
-          }
-        } else {
-          const spaced = new GramHashes(infos, true)
-          for (const [n, nFrac] of o.topNGrams) {
-            if (infos.length - n + 1 <= 0) continue
-            if (frac(topDuplicateCharsFast(spaced, cp, n)) > nFrac) return drop(`top_${n}_gram`)
-          }
+        const numbered = new GramIds(idScratch, W, nIds)
+        for (const [n, nFrac] of o.topNGrams) {
+          if (W - n + 1 <= 0) continue
+          if (frac(topDuplicateCharsIds(numbered, cp, n)) > nFrac) return drop(`top_${n}_gram`)
         }
       }
       if (o.dupNGrams.length > 0) {
-        const glued = new Glued(infos)
+        const glued = new Glued(words, cp, idScratch)
         for (const [n, nFrac] of o.dupNGrams) {
           if (frac(allDuplicateCharsGlued(glued, n, textLen, nFrac)) > nFrac) return drop(`duplicated_${n}_n_grams`)
         }
       }
       return keep(doc)
     }
-    const words = infos.map((w) => w.text)
+    const strings = words.texts()
     if (o.topNGrams.length > 0) {
-      const spaced = new Joined(words, " ")
+      const spaced = new Joined(strings, " ")
       for (const [n, nFrac] of o.topNGrams) {
-        if (words.length - n + 1 <= 0) continue
-        if (frac(topDuplicateCharsHashed(spaced, words.length, n)) > nFrac) return drop(`top_${n}_gram`)
+        if (W - n + 1 <= 0) continue
+        if (frac(topDuplicateCharsHashed(spaced, W, n)) > nFrac) return drop(`top_${n}_gram`)
       }
     }
     if (o.dupNGrams.length > 0) {
-      const glued = new Joined(words, "")
+      const glued = new Joined(strings, "")
       for (const [n, nFrac] of o.dupNGrams) {
-        if (frac(allDuplicateCharsHashed(glued, words.length, n)) > nFrac) return drop(`duplicated_${n}_n_grams`)
+        if (frac(allDuplicateCharsHashed(glued, W, n)) > nFrac) return drop(`duplicated_${n}_n_grams`)
       }
     }
     return keep(doc)
@@ -760,26 +666,30 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
 /** cp[i]: code points of the first i words. */
 let cpScratch = new Int32Array(1024)
 /** Valid until the next call (shared scratch). */
-const cpPrefix = (infos: ReadonlyArray<PieceInfo>): Int32Array => {
-  if (cpScratch.length < infos.length + 1) cpScratch = new Int32Array((infos.length + 1) * 2)
+const cpPrefix = (words: Words): Int32Array => {
+  const ids = words.ids
+  if (cpScratch.length < ids.length + 1) cpScratch = new Int32Array((ids.length + 1) * 2)
   const cp = cpScratch
+  const cps = words.vocab.cp
   cp[0] = 0
-  for (let i = 0; i < infos.length; i++) cp[i + 1] = cp[i]! + infos[i]!.cp
+  for (let i = 0; i < ids.length; i++) cp[i + 1] = cp[i]! + cps[ids[i]!]!
   return cp
 }
-/** The filter's fast `find_top_duplicate` (words without surrogates or spaces), exposed for tests. */
-export const topDuplicateCharsOfInfos = (infos: ReadonlyArray<PieceInfo>, n: number): number =>
-  topDuplicateCharsFast(new GramHashes(infos, true), cpPrefix(infos), n)
-/** The filter's fast `find_all_duplicate` (words without surrogates or spaces), exposed for tests. */
-export const allDuplicateCharsOfInfos = (infos: ReadonlyArray<PieceInfo>, n: number): number =>
-  allDuplicateCharsFast(new GramHashes(infos, false), cpPrefix(infos), n)
-/** The filter's numbered `find_top_duplicate` (words without surrogates or spaces), exposed for tests; null when
- * the words cannot be numbered by identity. */
-export const topDuplicateCharsOfInfosById = (infos: ReadonlyArray<PieceInfo>, n: number): number | null => {
-  const ids = new Int32Array(infos.length)
-  const nIds = wordIds(infos, ids)
-  return nIds < 0 ? null : topDuplicateCharsIds(new GramIds(ids, infos.length, nIds), cpPrefix(infos), n)
+const plainWords = (words: Words): boolean => {
+  for (const id of words.ids) if ((words.vocab.flags[id]! & (WORD_SURROGATE | WORD_SPACE)) !== 0) return false
+  return true
 }
-/** The filter's `find_all_duplicate` over a Glued index (words without surrogates), exposed for tests. */
-export const allDuplicateCharsGluedOfInfos = (infos: ReadonlyArray<PieceInfo>, n: number): number =>
-  allDuplicateCharsGlued(new Glued(infos), n)
+/** The filter's numbered `find_top_duplicate` (words without surrogates or spaces), exposed for tests. */
+export const topDuplicateCharsOfWords = (words: Words, n: number): number => {
+  if (!plainWords(words)) throw new Error("topDuplicateCharsOfWords: words with surrogates or spaces")
+  const local = new Int32Array(words.length)
+  const nIds = localWordIds(words, local)
+  return topDuplicateCharsIds(new GramIds(local, words.length, nIds), cpPrefix(words), n)
+}
+/** The filter's `find_all_duplicate` over a Glued index (words without surrogates or spaces), exposed for tests. */
+export const allDuplicateCharsOfWords = (words: Words, n: number): number => {
+  if (!plainWords(words)) throw new Error("allDuplicateCharsOfWords: words with surrogates or spaces")
+  const local = new Int32Array(words.length)
+  localWordIds(words, local)
+  return allDuplicateCharsGlued(new Glued(words, cpPrefix(words), local), n)
+}

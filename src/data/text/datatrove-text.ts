@@ -4,7 +4,7 @@
  * `split_into_words` / `split_into_sentences` for English (spaCy, see spacy-en.ts).
  */
 import { PUNCTUATION_ONLY } from "./datatrove-punct.ts"
-import { countSentences, docTokens, type DocTokens, type PieceInfo, wordsAndSentences, wordTokenize } from "./spacy-en.ts"
+import { countSentences, docTokens, type DocTokens, type WordBuffer, type Words, wordsAndSentences, wordTokenize } from "./spacy-en.ts"
 
 export {
   DATATROVE_PUNCTUATION,
@@ -24,7 +24,7 @@ const RECENT_MAX_CHARS = 8_000_000
 const RECENT_MAX_ENTRIES = 8192
 interface Recent {
   tokens: DocTokens | null
-  words: ReadonlyArray<PieceInfo> | null
+  words: Words | null
 }
 const recent = new Map<string, Recent>()
 let recentChars = 0
@@ -47,8 +47,8 @@ export const forgetRecentTexts = (): void => {
   recent.clear()
   recentChars = 0
 }
-/** `split_into_words(text, Languages.english)` as PieceInfo (`.text` is the word), memoized. */
-export const splitIntoWordInfos = (text: string): ReadonlyArray<PieceInfo> => {
+/** `split_into_words(text, Languages.english)` as piece numbers (Words), memoized. */
+export const splitIntoWordIds = (text: string): Words => {
   const found = recent.get(text)
   if (found?.words) return found.words
   const e = found ?? recentEntry(text)
@@ -63,7 +63,7 @@ export const documentTokens = (text: string): DocTokens => {
   return (e.tokens ??= docTokens(text))
 }
 /** `split_into_words(text, Languages.english)`. */
-export const splitIntoWords = (text: string): ReadonlyArray<string> => splitIntoWordInfos(text).map((w) => w.text)
+export const splitIntoWords = (text: string): ReadonlyArray<string> => splitIntoWordIds(text).texts()
 
 let checkRemembered = false
 /** Tests: make rememberWords verify what it is given against wordTokenize. */
@@ -71,10 +71,11 @@ export const setCheckRememberedWords = (on: boolean): void => {
   checkRemembered = on
 }
 /** Record that the words of `text` are `words`; the caller guarantees it is exactly what wordTokenize gives. */
-export const rememberWords = (text: string, words: ReadonlyArray<PieceInfo>): void => {
+export const rememberWords = (text: string, words: Words): void => {
   if (checkRemembered) {
     const fresh = wordTokenize(text)
-    if (fresh.length !== words.length || fresh.some((w, i) => w !== words[i]!.text)) {
+    const given = words.texts()
+    if (fresh.length !== given.length || fresh.some((w, i) => w !== given[i])) {
       throw new Error(`rememberWords: the given words differ from wordTokenize for ${JSON.stringify(text.slice(0, 80))}`)
     }
   }
@@ -82,8 +83,8 @@ export const rememberWords = (text: string, words: ReadonlyArray<PieceInfo>): vo
   e.words ??= words
 }
 export const countSentencesOf = (text: string): number => countSentences(text)
-/** Sentence count of `text`, appending its words (as splitIntoWordInfos gives them) to `words`: one tokenization. */
-export const countSentencesAndWords = (text: string, words: Array<PieceInfo>): number => wordsAndSentences(text, words)
+/** Sentence count of `text`, appending its words (as splitIntoWordIds gives them) to `words`: one tokenization. */
+export const countSentencesAndWords = (text: string, words: WordBuffer): number => wordsAndSentences(text, words)
 
 /** TextNormConfig defaults: lowercase, whitespace, punctuation, diacritics and numbers on; weekdays and months off. */
 export interface TextNormConfig {

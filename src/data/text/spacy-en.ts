@@ -381,7 +381,7 @@ const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string
 }
 
 // spaCy caches span tokenizations too; a bounded cache (the span table below) keeps repeated words cheap.
-const CACHE_MAX = 200_000
+const CACHE_MAX = 500_000
 
 /**
  * `Tokenizer._tokenize_affixes`: split on whitespace runs, except that one ordinary space after a token is
@@ -533,17 +533,19 @@ export const sentenceStarts = (tokens: ReadonlyArray<SpacyToken>): Array<number>
 export const countSentencesReference = (text: string): number => Math.max(1, sentenceStarts(spacyTokensReference(text)).length)
 
 // ---------------------------------------------------------------------------------------------------------------
-// The same tokenizer over flat arrays. Each distinct whitespace-delimited run is tokenized once (cached) into
-// pieces, and each distinct piece is described once (PieceInfo): its sentencizer classes, whether it can start a
-// special-case pattern, and the facts the filters ask of a word (code points, punctuation, letters, a hash).
-// A text is then one scan that appends cached pieces to reusable arrays; the special-case pass only runs when a
-// piece can start a pattern, and rebuilds the arrays only when a pattern matches.
+// The same tokenizer over flat arrays. Each distinct whitespace-delimited run (span) is tokenized once and each
+// distinct piece is described once, in a Vocab: pieces are numbered, and what the tokenizer and the filters ask of
+// a piece (sentencizer classes, code points, punctuation, letters, a hash, its stripped word) lives in typed arrays
+// indexed by that number. Spans are found in an open-addressing table whose keys are the span's characters in a
+// flat arena, so a lookup reads a few contiguous words of memory instead of chasing objects and strings. A text is
+// then one scan that appends piece numbers to reusable arrays; the special-case pass only runs when a piece can
+// start a pattern, and rebuilds the arrays only when a pattern matches.
 // ---------------------------------------------------------------------------------------------------------------
 const CLS_SENT = 1
 const CLS_PUNCT = 2
 const CLS_PATTERN = 4
 
-/** PieceInfo.flags */
+/** Vocab.flags */
 export const WORD_NON_PUNCT = 1
 export const WORD_ALPHA = 2
 /** The piece has a UTF-16 surrogate (then code points and joined lengths need care). */
@@ -551,154 +553,218 @@ export const WORD_SURROGATE = 4
 /** The piece contains U+0020 (never for a word spaCy makes, but n-gram keys joined with " " rely on it). */
 export const WORD_SPACE = 8
 
-/** Base of the polynomial hash of PieceInfo.hash (mod 2^32, over UTF-16 units). */
+/** Base of the polynomial hash of Vocab.hash (mod 2^32, over UTF-16 units). */
 export const HASH_BASE = 0x01000193
+/** How many leading characters of each piece have their hash kept (Vocab.head). */
+export const HEAD_CHARS = 12
 
-/** What the tokenizer and the filters need to know about one distinct token text. */
-export class PieceInfo {
-  /** As a span cache value: one piece. */
-  readonly single = true
-  readonly cls: number
+const grownInt32 = (a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> => {
+  if (need <= a.length) return a
+  const b = new Int32Array(Math.max(need, a.length * 2))
+  b.set(a)
+  return b
+}
+const grownUint8 = (a: Uint8Array<ArrayBuffer>, need: number): Uint8Array<ArrayBuffer> => {
+  if (need <= a.length) return a
+  const b = new Uint8Array(Math.max(need, a.length * 2))
+  b.set(a)
+  return b
+}
+
+const FRONT_BITS = 12
+
+/**
+ * The distinct pieces seen so far and the span table, as one generation. Piece numbers are only meaningful with
+ * their Vocab; when a generation is full (CACHE_MAX spans or pieces, as spaCy bounds its cache) tokenizing goes on
+ * in a fresh one, and the old one stays valid, unchanged, for whoever still holds its numbers.
+ */
+export class Vocab {
+  size = 0
+  readonly text: Array<string> = []
+  cls = new Uint8Array(1024)
+  flags = new Uint8Array(1024)
   /** `pyLen(text)` */
-  readonly cp: number
-  readonly flags: number
+  cp = new Int32Array(1024)
   /** sum of text[k] * HASH_BASE^(len-1-k), mod 2^32 */
-  readonly hash: number
+  hash = new Int32Array(1024)
   /** HASH_BASE^len mod 2^32 */
-  readonly pw: number
-  /** The stripped text's info (this one when stripping changes nothing); null for whitespace. */
-  word: PieceInfo | null = null
-  /**
-   * Scratch for numbering a document's distinct words (see wordIds): `mark` is the numbering's stamp. Within one
-   * `gen` (the cache's generation) there is at most one PieceInfo per text, so words of one generation are
-   * equal exactly when they are the same object.
-   */
-  mark = 0
-  local = 0
-  readonly gen: number
-  /** The special-case patterns that start with this piece. */
-  readonly patterns: ReadonlyArray<SpecialPattern> | undefined
-  constructor(readonly text: string, gen = -1) {
-    this.gen = gen
-    this.patterns = PATTERNS.get(text)
-    this.cls = (SENT_PUNCT.has(text) ? CLS_SENT : 0) | (IS_PUNCT.test(text) ? CLS_PUNCT : 0) |
-      (PATTERNS.has(text) ? CLS_PATTERN : 0)
+  pw = new Int32Array(1024)
+  /** head[id * HEAD_CHARS + r - 1]: the hash of the first r characters (r <= HEAD_CHARS, r < len). */
+  head = new Int32Array(1024 * HEAD_CHARS)
+  /** The number of the stripped text (the piece itself when stripping changes nothing); -1 for whitespace. */
+  word = new Int32Array(1024)
+  /** Scratch for numbering a document's distinct words (localWordIds): a stamp and the number. */
+  mark = new Int32Array(1024)
+  local = new Int32Array(1024)
+  /** The special-case patterns that start with each piece. */
+  readonly patterns: Array<ReadonlyArray<SpecialPattern> | undefined> = []
+  /** The same patterns as piece numbers, made when first needed (patternIdsOf). */
+  readonly patternIds: Array<ReadonlyArray<Int32Array>> = []
+  private readonly byText = new Map<string, number>()
+  // Span table: 4 ints per slot — hash (0: empty), arena offset, length, value. A value >= 0 is the span's one
+  // piece; -(p + 1) points at multi[p] = count, then that many pieces.
+  spanBits = 14
+  span = new Int32Array(4 << 14)
+  spanCount = 0
+  arena = new Uint16Array(1 << 16)
+  arenaUsed = 0
+  multi = new Int32Array(1024)
+  multiUsed = 0
+  /** Direct-mapped copy of recently used slots (same layout). */
+  readonly front = new Int32Array(4 << FRONT_BITS)
+  stamp = 0
+
+  /** The number of piece `t`, adding it when new. */
+  idOf(t: string): number {
+    const found = this.byText.get(t)
+    if (found !== undefined) return found
+    const id = this.size++
+    this.byText.set(t, id)
+    this.text.push(t)
+    this.patterns.push(PATTERNS.get(t))
+    const need = id + 1
+    if (need > this.cls.length) {
+      this.cls = grownUint8(this.cls, need)
+      this.flags = grownUint8(this.flags, need)
+      this.cp = grownInt32(this.cp, need)
+      this.hash = grownInt32(this.hash, need)
+      this.pw = grownInt32(this.pw, need)
+      this.head = grownInt32(this.head, this.cls.length * HEAD_CHARS)
+      this.word = grownInt32(this.word, need)
+      this.mark = grownInt32(this.mark, need)
+      this.local = grownInt32(this.local, need)
+    }
+    this.cls[id] = (SENT_PUNCT.has(t) ? CLS_SENT : 0) | (IS_PUNCT.test(t) ? CLS_PUNCT : 0) | (PATTERNS.has(t) ? CLS_PATTERN : 0)
     let h = 0
     let pw = 1
     let surrogate = false
     let space = false
-    for (let k = 0; k < text.length; k++) {
-      const c = text.charCodeAt(k)
+    for (let k = 0; k < t.length; k++) {
+      const c = t.charCodeAt(k)
       if (c >= 0xd800 && c <= 0xdfff) surrogate = true
       if (c === 32) space = true
       h = (Math.imul(h, HASH_BASE) + c) | 0
       pw = Math.imul(pw, HASH_BASE)
+      if (k < HEAD_CHARS) this.head[id * HEAD_CHARS + k] = h
     }
-    this.hash = h
-    this.pw = pw
-    this.cp = pyLen(text)
-    this.flags = (hasNonPunctuation(text) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(text) ? WORD_ALPHA : 0) |
+    this.hash[id] = h
+    this.pw[id] = pw
+    this.cp[id] = pyLen(t)
+    this.flags[id] = (hasNonPunctuation(t) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(t) ? WORD_ALPHA : 0) |
       (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0)
-  }
-}
-
-const pieceInfos = new Map<string, PieceInfo>()
-let pieceGen = 0
-export const pieceInfo = (t: string): PieceInfo => {
-  let info = pieceInfos.get(t)
-  if (info === undefined) {
-    if (pieceInfos.size >= CACHE_MAX) {
-      pieceInfos.clear()
-      pieceGen++
-    }
-    info = new PieceInfo(t, pieceGen)
-    pieceInfos.set(t, info)
+    this.mark[id] = 0
     const stripped = pyStrip(t)
-    info.word = stripped === t ? info : stripped.length === 0 ? null : pieceInfo(stripped)
+    // Computed before the store: numbering the stripped text may grow (replace) the arrays.
+    const word = stripped === t ? id : stripped.length === 0 ? -1 : this.idOf(stripped)
+    this.word[id] = word
+    return id
   }
-  return info
-}
 
-/** A span that tokenizes into more than one piece (a one-piece span is cached as its PieceInfo). */
-class SpanEntry {
-  readonly single = false
-  constructor(readonly text: string, readonly pieces: ReadonlyArray<PieceInfo>) {}
-}
-const makeSpanValue = (span: string): PieceInfo | SpanEntry => {
-  const pieces = tokenizeSpan(span, true).map(pieceInfo)
-  return pieces.length === 1 ? pieces[0]! : new SpanEntry(span, pieces)
-}
-
-// The span cache: open addressing over the span's polynomial hash (HASH_BASE, computed during the whitespace
-// scan; stored as 1 when it is 0, so that 0 marks an empty slot), confirmed with `startsWith` at the span's
-// offset, so a cached span costs neither a slice nor a string hash. A one-piece span's value is its PieceInfo
-// (whose text is the span), which keeps a lookup to few memory loads. Cleared, as spaCy's cache is bounded,
-// once it holds CACHE_MAX spans.
-let tabBits = 14
-let tabHash = new Int32Array(1 << tabBits)
-let tabVals: Array<PieceInfo | SpanEntry | null> = new Array<PieceInfo | SpanEntry | null>(1 << tabBits).fill(null)
-let tabCount = 0
-const tabAlloc = (bits: number) => {
-  tabBits = bits
-  tabHash = new Int32Array(1 << bits)
-  tabVals = new Array<PieceInfo | SpanEntry | null>(1 << bits).fill(null)
-  tabCount = 0
-}
-const tabInsert = (hk: number, v: PieceInfo | SpanEntry) => {
-  const mask = (1 << tabBits) - 1
-  let slot = Math.imul(hk, 0x9e3779b1) >>> (32 - tabBits)
-  while (tabHash[slot] !== 0) slot = (slot + 1) & mask
-  tabHash[slot] = hk
-  tabVals[slot] = v
-  tabCount++
-}
-const tabGrow = () => {
-  const hashes = tabHash
-  const vals = tabVals
-  tabAlloc(tabBits + 1)
-  for (let k = 0; k < hashes.length; k++) if (hashes[k] !== 0) tabInsert(hashes[k]!, vals[k]!)
-}
-// In front of the table, a small direct-mapped one that the frequent spans keep to themselves: its arrays and
-// their values stay in the processor's caches, where the big table's random slots would not.
-const RECENT_BITS = 12
-const recentHash = new Int32Array(1 << RECENT_BITS)
-const recentVals: Array<PieceInfo | SpanEntry | null> = new Array<PieceInfo | SpanEntry | null>(1 << RECENT_BITS).fill(null)
-
-/** The span text[start, end), whose polynomial hash is h: its PieceInfo, or its pieces when several. */
-const spanAt = (text: string, start: number, end: number, h: number): PieceInfo | SpanEntry => {
-  const hk = h === 0 ? 1 : h
-  const len = end - start
-  const mixed = Math.imul(hk, 0x9e3779b1)
-  const r = mixed >>> (32 - RECENT_BITS)
-  if (recentHash[r] === hk) {
-    const v = recentVals[r]!
-    const k = v.text
-    if (k.length === len && text.startsWith(k, start)) return v
+  patternIdsOf(id: number): ReadonlyArray<Int32Array> {
+    const made = (this.patterns[id] ?? []).map((p) => Int32Array.from(p.tokens, (t) => this.idOf(t)))
+    this.patternIds[id] = made
+    return made
   }
-  const v = spanInTable(text, start, end, hk, mixed)
-  recentHash[r] = hk
-  recentVals[r] = v
-  return v
-}
-const spanInTable = (text: string, start: number, end: number, hk: number, mixed: number): PieceInfo | SpanEntry => {
-  const mask = (1 << tabBits) - 1
-  const len = end - start
-  let slot = mixed >>> (32 - tabBits)
-  for (;;) {
-    const sh = tabHash[slot]!
-    if (sh === 0) break
-    if (sh === hk) {
-      const v = tabVals[slot]!
-      const k = v.text
-      if (k.length === len && text.startsWith(k, start)) return v
+
+  get full(): boolean {
+    return this.spanCount >= CACHE_MAX || this.size >= CACHE_MAX
+  }
+
+  /** The value of span text[start, end) whose polynomial hash is h (see the span table above). */
+  spanValue(text: string, start: number, end: number, h: number): number {
+    const hk = h === 0 ? 1 : h
+    const len = end - start
+    const arena = this.arena
+    const mixed = Math.imul(hk, 0x9e3779b1)
+    // The small front table first: the frequent spans keep its slots, which stay in the processor's caches.
+    const front = this.front
+    const f = (mixed >>> (32 - FRONT_BITS)) << 2
+    if (front[f] === hk && front[f + 2] === len) {
+      const o = front[f + 1]!
+      let k = 0
+      while (k < len && arena[o + k] === text.charCodeAt(start + k)) k++
+      if (k === len) return front[f + 3]!
     }
-    slot = (slot + 1) & mask
+    const bits = this.spanBits
+    const tab = this.span
+    const mask = (1 << bits) - 1
+    let slot = mixed >>> (32 - bits)
+    for (;;) {
+      const b = slot << 2
+      const sh = tab[b]!
+      if (sh === 0) break
+      if (sh === hk && tab[b + 2] === len) {
+        const o = tab[b + 1]!
+        let k = 0
+        while (k < len && arena[o + k] === text.charCodeAt(start + k)) k++
+        if (k === len) {
+          front[f] = hk
+          front[f + 1] = o
+          front[f + 2] = len
+          const value = tab[b + 3]!
+          front[f + 3] = value
+          return value
+        }
+      }
+      slot = (slot + 1) & mask
+    }
+    return this.addSpan(text, start, end, hk)
   }
-  const span = start === 0 && end === text.length ? text : text.slice(start, end)
-  const v = makeSpanValue(span)
-  if ((tabCount + 1) * 2 > 1 << tabBits) tabGrow()
-  tabInsert(hk, v)
-  return v
+
+  private addSpan(text: string, start: number, end: number, hk: number): number {
+    const span = start === 0 && end === text.length ? text : text.slice(start, end)
+    const pieces = tokenizeSpan(span, true)
+    let value: number
+    if (pieces.length === 1) value = this.idOf(pieces[0]!)
+    else {
+      const ids = pieces.map((p) => this.idOf(p))
+      this.multi = grownInt32(this.multi, this.multiUsed + ids.length + 1)
+      const p = this.multiUsed
+      this.multi[p] = ids.length
+      for (let k = 0; k < ids.length; k++) this.multi[p + 1 + k] = ids[k]!
+      this.multiUsed += ids.length + 1
+      value = -(p + 1)
+    }
+    const len = end - start
+    if (this.arenaUsed + len > this.arena.length) {
+      const a = new Uint16Array(Math.max(this.arenaUsed + len, this.arena.length * 2))
+      a.set(this.arena)
+      this.arena = a
+    }
+    const o = this.arenaUsed
+    for (let k = 0; k < len; k++) this.arena[o + k] = text.charCodeAt(start + k)
+    this.arenaUsed += len
+    if ((this.spanCount + 1) * 2 > 1 << this.spanBits) this.growSpans()
+    this.insertSpan(hk, o, len, value)
+    return value
+  }
+  private insertSpan(hk: number, o: number, len: number, value: number) {
+    const bits = this.spanBits
+    const mask = (1 << bits) - 1
+    let slot = Math.imul(hk, 0x9e3779b1) >>> (32 - bits)
+    while (this.span[slot << 2] !== 0) slot = (slot + 1) & mask
+    const b = slot << 2
+    this.span[b] = hk
+    this.span[b + 1] = o
+    this.span[b + 2] = len
+    this.span[b + 3] = value
+    this.spanCount++
+  }
+  private growSpans() {
+    const old = this.span
+    this.spanBits++
+    this.span = new Int32Array(4 << this.spanBits)
+    this.spanCount = 0
+    for (let b = 0; b < old.length; b += 4) if (old[b] !== 0) this.insertSpan(old[b]!, old[b + 1]!, old[b + 2]!, old[b + 3]!)
+  }
+}
+
+let vocab = new Vocab()
+/** The Vocab new pieces go to (tests: to number words of their own). */
+export const currentVocab = (): Vocab => vocab
+/** Go on in a fresh Vocab now, as when one is full (tests: texts tokenized before keep the old one). */
+export const startNewVocab = (): void => {
+  vocab = new Vocab()
 }
 
 /** `isPySpaceCode` as a table for ASCII. */
@@ -707,43 +773,47 @@ for (let c = 0; c < 128; c++) ASCII_SPACE[c] = isPySpaceCode(c) ? 1 : 0
 
 /** Tokens of the last scanned text: pieces, spaCy's one-space flag, and where each token's span starts. */
 class TokenArrays {
-  /** Valid below n; the array keeps its length (and capacity) from text to text. */
-  pieces: Array<PieceInfo> = []
+  vocab: Vocab = vocab
+  /** Valid below n. */
+  ids = new Int32Array(1024)
   space = new Uint8Array(1024)
   starts = new Int32Array(1024)
   n = 0
   any = 0
-  reset() {
+  reset(v: Vocab) {
+    this.vocab = v
     this.n = 0
     this.any = 0
   }
-  push(p: PieceInfo, space: number, start: number) {
-    if (this.n === this.space.length) {
-      const b = new Uint8Array(this.space.length * 2)
-      b.set(this.space)
-      this.space = b
-      const s = new Int32Array(this.starts.length * 2)
-      s.set(this.starts)
-      this.starts = s
+  push(id: number, space: number, start: number) {
+    if (this.n === this.ids.length) {
+      this.ids = grownInt32(this.ids, this.n + 1)
+      this.space = grownUint8(this.space, this.n + 1)
+      this.starts = grownInt32(this.starts, this.n + 1)
     }
-    if (this.n < this.pieces.length) this.pieces[this.n] = p
-    else this.pieces.push(p)
+    this.ids[this.n] = id
     this.space[this.n] = space
     this.starts[this.n] = start
     this.n++
-    this.any |= p.cls
+  }
+}
+
+const pushSpan = (out: TokenArrays, v: Vocab, value: number, start: number) => {
+  if (value >= 0) out.push(value, 0, start)
+  else {
+    const multi = v.multi
+    const p = -value - 1
+    const count = multi[p]!
+    for (let k = 1; k <= count; k++) out.push(multi[p + k]!, 0, start)
   }
 }
 
 const scanAffixes = (text: string, out: TokenArrays) => {
-  out.reset()
+  if (vocab.full) vocab = new Vocab()
+  const v = vocab
+  out.reset(v)
   const n = text.length
   if (n === 0) return
-  if (tabCount >= CACHE_MAX) {
-    tabAlloc(14)
-    recentHash.fill(0)
-    recentVals.fill(null)
-  }
   // Alternating runs: a non-whitespace span, then a whitespace run whose first character, when it is a space
   // right after a token, is absorbed into that token's flag; what remains of the run is a whitespace token.
   let i = 0
@@ -758,9 +828,7 @@ const scanAffixes = (text: string, out: TokenArrays) => {
       i++
     }
     if (s < i) {
-      const v = spanAt(text, s, i, h)
-      if (v.single) out.push(v, 0, s)
-      else for (let k = 0; k < v.pieces.length; k++) out.push(v.pieces[k]!, 0, s)
+      pushSpan(out, v, v.spanValue(text, s, i, h), s)
       if (i === n) break
       if (c === 32) {
         out.space[out.n - 1] = 1
@@ -775,12 +843,14 @@ const scanAffixes = (text: string, out: TokenArrays) => {
       h = (Math.imul(h, HASH_BASE) + c) | 0
       i++
     }
-    if (w < i) {
-      const v = spanAt(text, w, i, h)
-      if (v.single) out.push(v, 0, w)
-      else for (let k = 0; k < v.pieces.length; k++) out.push(v.pieces[k]!, 0, w)
-    }
+    if (w < i) pushSpan(out, v, v.spanValue(text, w, i, h), w)
   }
+  // Whether any piece can start a special-case pattern (the only reason for the second pass).
+  const cls = v.cls
+  const ids = out.ids
+  let any = 0
+  for (let k = 0; k < out.n; k++) any |= cls[ids[k]!]!
+  out.any = any
 }
 
 const scratch = new TokenArrays()
@@ -788,18 +858,21 @@ const swap = new TokenArrays()
 /** applySpecialCases over the arrays: the same matching, filtering and replacement. */
 const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
   if ((a.any & CLS_PATTERN) === 0) return a
-  const pieces = a.pieces
+  const v = a.vocab
+  const ids = a.ids
   const n = a.n
   let matches: Array<{ start: number; end: number }> | null = null
+  const cls = v.cls
   for (let i = 0; i < n; i++) {
-    if ((pieces[i]!.cls & CLS_PATTERN) === 0) continue
-    const candidates = pieces[i]!.patterns!
+    const id = ids[i]!
+    if ((cls[id]! & CLS_PATTERN) === 0) continue
+    const candidates = v.patternIds[id] ?? v.patternIdsOf(id)
     for (const p of candidates) {
-      const len = p.tokens.length
+      const len = p.length
       if (i + len > n) continue
       let ok = true
       for (let j = 1; j < len; j++) {
-        if (pieces[i + j]!.text !== p.tokens[j]) {
+        if (ids[i + j] !== p[j]) {
           ok = false
           break
         }
@@ -817,23 +890,23 @@ const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
   }
   kept.sort((x, y) => x.start - y.start)
   const out = a === swap ? scratch : swap
-  out.reset()
+  out.reset(v)
   let i = 0
   for (const m of kept) {
-    for (; i < m.start; i++) out.push(pieces[i]!, a.space[i]!, a.starts[i]!)
+    for (; i < m.start; i++) out.push(ids[i]!, a.space[i]!, a.starts[i]!)
     let joined = ""
-    for (let k = m.start; k < m.end; k++) joined += pieces[k]!.text + (k < m.end - 1 && a.space[k] ? " " : "")
+    for (let k = m.start; k < m.end; k++) joined += v.text[ids[k]!]! + (k < m.end - 1 && a.space[k] ? " " : "")
     const special = SPECIALS.get(joined)
     if (special === undefined) {
-      for (let k = m.start; k < m.end; k++) out.push(pieces[k]!, a.space[k]!, a.starts[k]!)
+      for (let k = m.start; k < m.end; k++) out.push(ids[k]!, a.space[k]!, a.starts[k]!)
     } else {
       const finalSpace = a.space[m.end - 1]!
       const at = a.starts[m.start]!
-      for (let j = 0; j < special.length; j++) out.push(pieceInfo(special[j]!), j === special.length - 1 ? finalSpace : 0, at)
+      for (let j = 0; j < special.length; j++) out.push(v.idOf(special[j]!), j === special.length - 1 ? finalSpace : 0, at)
     }
     i = m.end
   }
-  for (; i < n; i++) out.push(pieces[i]!, a.space[i]!, a.starts[i]!)
+  for (; i < n; i++) out.push(ids[i]!, a.space[i]!, a.starts[i]!)
   return out
 }
 
@@ -843,18 +916,15 @@ const scan = (text: string): TokenArrays => {
   return applySpecialCasesArrays(scratch)
 }
 
-/** Sentence count over scanned tokens: sentenceStarts, counting only. */
-const sentenceCount = (a: TokenArrays): number => sentenceCountOf(a.pieces, 0, a.n)
-
-/** sentenceStarts(...).length over pieces[from, to), at least 1. */
-const sentenceCountOf = (pieces: ReadonlyArray<PieceInfo>, from: number, to: number): number => {
+/** sentenceStarts(...).length over ids[from, to), at least 1. */
+const sentenceCountOf = (cls: Uint8Array, ids: Int32Array, from: number, to: number): number => {
   if (to <= from) return 1
   let count = 1
   let last = from
   let start = from
   let seenPeriod = false
   for (let i = from; i < to; i++) {
-    const c = pieces[i]!.cls
+    const c = cls[ids[i]!]!
     const inPunctChars = (c & CLS_SENT) !== 0
     if (seenPeriod && !inPunctChars && (c & CLS_PUNCT) === 0) {
       if (last !== start) {
@@ -869,19 +939,71 @@ const sentenceCountOf = (pieces: ReadonlyArray<PieceInfo>, from: number, to: num
   return count
 }
 
-const appendWordInfos = (a: TokenArrays, out: Array<PieceInfo>) => {
-  const pieces = a.pieces
-  for (let k = 0; k < a.n; k++) {
-    const w = pieces[k]!.word
-    if (w !== null) out.push(w)
+/** A text's words (wordTokenize) as piece numbers of one Vocab; `vocab.text[ids[k]]` is the k-th word. */
+export class Words {
+  constructor(readonly vocab: Vocab, readonly ids: Int32Array) {}
+  get length(): number {
+    return this.ids.length
   }
+  texts(): Array<string> {
+    const out = new Array<string>(this.ids.length)
+    for (let k = 0; k < this.ids.length; k++) out[k] = this.vocab.text[this.ids[k]!]!
+    return out
+  }
+  /** Tests: words of the given texts (each taken as one word) in the current Vocab. */
+  static of(texts: ReadonlyArray<string>): Words {
+    const v = vocab
+    return new Words(v, Int32Array.from(texts, (t) => v.idOf(t)))
+  }
+}
+
+/**
+ * Words collected from several places (C4QualityFilter gathers the words of the lines it keeps). They form one
+ * Words only when they all come from one Vocab; otherwise `words()` is null and the caller tokenizes again.
+ */
+export class WordBuffer {
+  vocab: Vocab | null = null
+  mixed = false
+  ids = new Int32Array(256)
+  length = 0
+  /** Append the words among pieces ids[from, to) of `v`. */
+  appendPieces(v: Vocab, ids: Int32Array, from: number, to: number) {
+    if (this.vocab === null) this.vocab = v
+    else if (this.vocab !== v) this.mixed = true
+    this.ids = grownInt32(this.ids, this.length + (to - from))
+    const word = v.word
+    const out = this.ids
+    let m = this.length
+    for (let k = from; k < to; k++) {
+      const w = word[ids[k]!]!
+      if (w >= 0) out[m++] = w
+    }
+    this.length = m
+  }
+  words(): Words | null {
+    if (this.mixed) return null
+    return new Words(this.vocab ?? vocab, this.ids.slice(0, this.length))
+  }
+}
+
+const wordsOfArrays = (v: Vocab, ids: Int32Array, n: number): Words => {
+  const word = v.word
+  let m = 0
+  for (let k = 0; k < n; k++) if (word[ids[k]!]! >= 0) m++
+  const out = new Int32Array(m)
+  m = 0
+  for (let k = 0; k < n; k++) {
+    const w = word[ids[k]!]!
+    if (w >= 0) out[m++] = w
+  }
+  return new Words(v, out)
 }
 
 /** `nlp.tokenizer(text)` for `spacy.blank("en")`: every token, whitespace tokens included. */
 export const spacyTokens = (text: string): Array<SpacyToken> => {
   const a = scan(text)
   const out: Array<SpacyToken> = []
-  for (let k = 0; k < a.n; k++) out.push({ text: a.pieces[k]!.text, space: a.space[k] === 1 })
+  for (let k = 0; k < a.n; k++) out.push({ text: a.vocab.text[a.ids[k]!]!, space: a.space[k] === 1 })
   return out
 }
 
@@ -889,31 +1011,34 @@ export const spacyTokens = (text: string): Array<SpacyToken> => {
 export const wordTokenize = (text: string): Array<string> => {
   const a = scan(text)
   const out: Array<string> = []
+  const word = a.vocab.word
   for (let k = 0; k < a.n; k++) {
-    const w = a.pieces[k]!.word
-    if (w !== null) out.push(w.text)
+    const w = word[a.ids[k]!]!
+    if (w >= 0) out.push(a.vocab.text[w]!)
   }
   return out
 }
 
-/** wordTokenize's words as PieceInfo (`.text` is the word). */
-export const wordInfos = (text: string): Array<PieceInfo> => {
-  const out: Array<PieceInfo> = []
-  appendWordInfos(scan(text), out)
-  return out
+/** wordTokenize's words as piece numbers. */
+export const wordIdsOf = (text: string): Words => {
+  const a = scan(text)
+  return wordsOfArrays(a.vocab, a.ids, a.n)
 }
 
 /**
  * `len(split_into_sentences(text))` in datatrove (utils/text.py): the number of spans from `span_tokenize`, and 1
  * when spaCy finds none (an empty text still yields the one piece `text[0:len(text)]`).
  */
-export const countSentences = (text: string): number => sentenceCount(scan(text))
+export const countSentences = (text: string): number => {
+  const a = scan(text)
+  return sentenceCountOf(a.vocab.cls, a.ids, 0, a.n)
+}
 
 /** One tokenization for both: appends `text`'s words to `words` and returns its sentence count. */
-export const wordsAndSentences = (text: string, words: Array<PieceInfo>): number => {
+export const wordsAndSentences = (text: string, words: WordBuffer): number => {
   const a = scan(text)
-  appendWordInfos(a, words)
-  return sentenceCount(a)
+  words.appendPieces(a.vocab, a.ids, 0, a.n)
+  return sentenceCountOf(a.vocab.cls, a.ids, 0, a.n)
 }
 
 /**
@@ -924,21 +1049,17 @@ export const wordsAndSentences = (text: string, words: Array<PieceInfo>): number
  * pattern matches across the whitespace that bounds the line.
  */
 export class DocTokens {
-  readonly pieces: ReadonlyArray<PieceInfo>
+  readonly vocab: Vocab
+  readonly ids: Int32Array
   readonly starts: Int32Array
   constructor(a: TokenArrays) {
-    this.pieces = a.pieces.slice(0, a.n)
+    this.vocab = a.vocab
+    this.ids = a.ids.slice(0, a.n)
     this.starts = a.starts.slice(0, a.n)
   }
-  /** wordTokenize's words as PieceInfo. */
-  words(): Array<PieceInfo> {
-    const out: Array<PieceInfo> = []
-    const pieces = this.pieces
-    for (let k = 0; k < pieces.length; k++) {
-      const w = pieces[k]!.word
-      if (w !== null) out.push(w)
-    }
-    return out
+  /** wordTokenize's words. */
+  words(): Words {
+    return wordsOfArrays(this.vocab, this.ids, this.ids.length)
   }
   /** The first token whose span starts at or after `offset`. */
   tokenAt(offset: number): number {
@@ -956,40 +1077,39 @@ export class DocTokens {
    * For text[from, to) with no Python whitespace at either end and whitespace (or the text's ends) around it:
    * wordsAndSentences of that slice, without tokenizing it again.
    */
-  rangeWordsAndSentences(from: number, to: number, words: Array<PieceInfo>): number {
+  rangeWordsAndSentences(from: number, to: number, words: WordBuffer): number {
     const a = this.tokenAt(from)
     const b = this.tokenAt(to)
-    const pieces = this.pieces
-    for (let k = a; k < b; k++) {
-      const w = pieces[k]!.word
-      if (w !== null) words.push(w)
-    }
-    return sentenceCountOf(pieces, a, b)
+    words.appendPieces(this.vocab, this.ids, a, b)
+    return sentenceCountOf(this.vocab.cls, this.ids, a, b)
   }
 }
 
 /** Tokenize `text` once and keep the tokens (see DocTokens). */
 export const docTokens = (text: string): DocTokens => new DocTokens(scan(text))
 
-let idStamp = 0
 /**
- * Numbers `words` by distinct text, 0, 1, 2… in order of first appearance, into `ids`; returns how many distinct
- * words there are, or -1 when the words come from different cache generations (then identity is not equality).
+ * Numbers the distinct words of `words` 0, 1, 2… in order of first appearance, into `out`; returns how many
+ * distinct words there are. Within one Vocab a piece number is one text, so numbers compare texts.
  */
-export const wordIds = (words: ReadonlyArray<PieceInfo>, ids: Int32Array): number => {
-  if (words.length === 0) return 0
-  const gen = words[0]!.gen
-  if (gen < 0) return -1
-  const stamp = ++idStamp
+export const localWordIds = (words: Words, out: Int32Array): number => {
+  const v = words.vocab
+  const ids = words.ids
+  const mark = v.mark
+  const local = v.local
+  if (v.stamp === 0x7fffffff) {
+    v.mark.fill(0)
+    v.stamp = 0
+  }
+  const stamp = ++v.stamp
   let next = 0
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!
-    if (w.gen !== gen) return -1
-    if (w.mark !== stamp) {
-      w.mark = stamp
-      w.local = next++
+  for (let i = 0; i < ids.length; i++) {
+    const w = ids[i]!
+    if (mark[w] !== stamp) {
+      mark[w] = stamp
+      local[w] = next++
     }
-    ids[i] = w.local
+    out[i] = local[w]!
   }
   return next
 }
