@@ -1,20 +1,17 @@
 import type { Document } from "../Document.ts"
+import { defaultRng, type NumpySeed } from "../random/numpy-rng.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
  * datatrove's pipeline/filters/sampler_filter.py: keep each document with probability `rate`, from a seeded
- * generator so a rerun keeps the same documents. datatrove draws from numpy's `default_rng(seed)` (PCG64); this
- * draws from SplitMix64, so the same seed keeps a different (equally sized in expectation) sample.
+ * generator so a rerun keeps the same documents. As in datatrove, one draw of numpy's
+ * `default_rng(seed).uniform()` per document, in order, and the document is kept when the draw is `< rate`; the
+ * generator is numpy's bit for bit (../random/numpy-rng.ts), so the same seed keeps the same documents as
+ * datatrove does. datatrove's seed defaults to None (fresh OS entropy); here it defaults to 0 so runs repeat.
+ * The seed is a non-negative integer (numpy refuses others); a filter instance keeps its generator across
+ * documents, as datatrove's step does within one task.
  */
-export const SamplerFilter = (rate = 0.5, seed = 0, id = "sampler"): DocFilter => {
-  let state = BigInt.asUintN(64, BigInt(seed))
-  const next = (): number => {
-    state = BigInt.asUintN(64, state + 0x9e3779b97f4a7c15n)
-    let z = state
-    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n)
-    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn)
-    z = z ^ (z >> 31n)
-    return Number(z >> 11n) / 2 ** 53
-  }
-  return { id, filter: (doc: Document) => (next() < rate ? keep(doc) : drop()) }
+export const SamplerFilter = (rate = 0.5, seed: NumpySeed = 0, id = "sampler"): DocFilter => {
+  const rng = defaultRng(seed)
+  return { id, filter: (doc: Document) => (rng.uniform() < rate ? keep(doc) : drop()) }
 }

@@ -1,7 +1,9 @@
 /**
- * Seeded randomness for shuffles and sampling. SplitMix64 on BigInt would be slow; this is sfc32 seeded through
- * splitmix32, which passes PractRand to 2^40+ and is plenty for permuting documents. Not numpy's PCG64, so a
- * shuffle here does not reproduce datatrove's order for the same seed (nothing downstream depends on that).
+ * Seeded randomness for the training mixture's per-source, per-epoch document orders (mixture/Mixture.ts), which
+ * have no datatrove counterpart: sfc32 seeded through splitmix32 over a seed and any number of stream keys. It
+ * passes PractRand to 2^40+ and is plenty for permuting documents. It is not numpy's generator: what must match
+ * datatrove for the same seed (the token shard writer's and merger's shuffles, SamplerFilter) draws from
+ * ../random/numpy-rng.ts instead.
  */
 const splitmix32 = (seed: number) => () => {
   seed = (seed + 0x9e3779b9) | 0

@@ -3,12 +3,13 @@
  * then (with a seed) copied in a shuffled document order into `doc_shuffled` files that roll over once they pass
  * `maxTokensPerFile`. Every file is written under a temporary name and renamed when complete, index and metadata
  * first and the `.ds` last, so a reader that sees a `.ds` sees a whole shard; a failed run leaves no shard behind.
+ * Shuffles draw from numpy's `default_rng(seed)` (../random/numpy-rng.ts), so a seed gives datatrove's order.
  */
 import { Effect, FileSystem, type Scope, Stream } from "effect"
+import { defaultRng } from "../random/numpy-rng.ts"
 import type { TokenizerShape } from "../tokenizer/Tokenizer.ts"
 import type { TokenizerError } from "../tokenizer/errors.ts"
 import { indexBytes, metadataText, shardError, type ShardError, shardFileName, tokenBytes, tokenSizeFor } from "./format.ts"
-import { permutation, seededRandom } from "./random.ts"
 import { openTokenShard } from "./reader.ts"
 
 export interface ShardFileSummary {
@@ -32,8 +33,12 @@ export interface ShardWriteOptions {
   readonly vocabSize: number
   /** Appended after every document (datatrove's `eos_token`); none when absent. */
   readonly eosId?: number
-  /** Shuffle the documents with this seed (datatrove's `shuffle_documents`); keep input order when absent. */
-  readonly shuffleSeed?: number
+  /**
+   * Shuffle the documents with this seed (datatrove's `shuffle_documents`); keep input order when absent. The order
+   * is datatrove's: `np.random.default_rng(seed).permutation(documents)`, the same for every rank (datatrove's
+   * executors give each rank a fresh copy of the step, so each task draws the first permutation of that seed).
+   */
+  readonly shuffleSeed?: number | bigint
   /** Start a new file after one passes this many tokens (datatrove's `max_tokens_per_file`). */
   readonly maxTokensPerFile?: number
   /** Task rank in the file names (datatrove's `rank`). */
@@ -43,6 +48,10 @@ export interface ShardWriteOptions {
 }
 
 const io = (path: string) => (e: { readonly message: string }) => shardError("Io", `${path}: ${e.message}`, e)
+
+/** numpy's `default_rng(seed)`; a seed numpy refuses (negative, fractional) fails as an input error. */
+const shuffleRng = (seed: number | bigint) =>
+  Effect.try({ try: () => defaultRng(seed), catch: (e) => shardError("Input", `shuffle seed ${seed}: ${e instanceof Error ? e.message : String(e)}`) })
 
 /** Buffer size between flushes: large sequential writes, bounded memory. */
 const FLUSH_BYTES = 4 << 20
@@ -156,6 +165,7 @@ export const writeTokenShards = <E, R>(
 ): Effect.Effect<ShardWriteSummary, ShardError | E, FileSystem.FileSystem | R> =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const rng = options.shuffleSeed === undefined ? undefined : yield* shuffleRng(options.shuffleSeed)
     yield* fs.makeDirectory(options.outputDir, { recursive: true }).pipe(Effect.mapError(io(options.outputDir)))
     const tokenSize = tokenSizeFor(options.vocabSize)
     const rank = options.rank ?? 0
@@ -168,7 +178,7 @@ export const writeTokenShards = <E, R>(
       return out
     }
 
-    if (options.shuffleSeed === undefined) {
+    if (rng === undefined) {
       const sink = yield* rollingFiles(
         options.outputDir,
         (sub) => shardFileName(options.saveFilename, rank, "unshuffled", options.maxTokensPerFile === undefined ? undefined : sub),
@@ -184,7 +194,8 @@ export const writeTokenShards = <E, R>(
     yield* Stream.runForEach(documents, (ids) => unshuffled.append(withEos(ids)))
     const staged = yield* unshuffled.close
     const source = yield* openTokenShard(staged.path, { tokenSize })
-    const order = permutation(source.documents, seededRandom(options.shuffleSeed, rank))
+    // datatrove: `self.rand = default_rng(seed)` in __init__, then `self.rand.permutation(len(doc_ends))`.
+    const order = rng.permutation(source.documents)
     const sink = yield* rollingFiles(
       options.outputDir,
       (sub) => shardFileName(options.saveFilename, rank, "doc_shuffled", sub),
@@ -244,8 +255,11 @@ export interface MergeOptions {
   readonly maxTokensPerFile?: number
   /** Stop after this many tokens (datatrove's `max_tokens`). */
   readonly maxTokens?: number
-  /** Interleave the input files in a shuffled order; keep file-by-file order when absent. */
-  readonly shuffleSeed?: number
+  /**
+   * Interleave the input files in a shuffled order; keep file-by-file order when absent. The order is datatrove's:
+   * `np.random.default_rng(seed).permutation(doc_ids)`, doc_ids holding each input's index once per document.
+   */
+  readonly shuffleSeed?: number | bigint
 }
 
 /**
@@ -261,6 +275,7 @@ export const mergeTokenShards = (
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     if (inputs.length === 0) return yield* shardError("Input", "merge: no input .ds files")
+    const rng = options.shuffleSeed === undefined ? undefined : yield* shuffleRng(options.shuffleSeed)
     yield* fs.makeDirectory(outputDir, { recursive: true }).pipe(Effect.mapError(io(outputDir)))
     const shards = yield* Effect.forEach(inputs, (p) => openTokenShard(p))
     const tokenSize = shards[0]!.tokenSize
@@ -271,11 +286,7 @@ export const mergeTokenShards = (
     shards.forEach((s, i) => {
       for (let d = 0; d < s.documents; d++) ordering.push(i)
     })
-    if (options.shuffleSeed !== undefined) {
-      const p = permutation(ordering.length, seededRandom(options.shuffleSeed))
-      const copy = ordering.slice()
-      for (let i = 0; i < p.length; i++) ordering[i] = copy[p[i]!]!
-    }
+    rng?.shuffle(ordering)
     const maxPerFile = options.maxTokensPerFile ?? 100e9
     const maxTokens = options.maxTokens ?? -1
     const next = shards.map(() => 0)

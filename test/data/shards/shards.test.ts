@@ -127,6 +127,42 @@ describe("token shards (datatrove layout)", () => {
       expect(yield* readAllDocs(plain.files.map((f) => f.path))).toEqual(want)
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.effect("shuffles in datatrove's order: numpy default_rng(seed).permutation, the same for every rank", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // Document i is the single token i + 1, so the output spells the order.
+      const docs = Array.from({ length: 30 }, (_, i) => [i + 1])
+      const orderOf = (rank: number) =>
+        Effect.gen(function*() {
+          const summary = yield* writeTokenShards(Stream.fromIterable(docs), { outputDir: `${dir}/r${rank}`, tokenizerName: "t", vocabSize: 65536, shuffleSeed: 42, rank })
+          return (yield* readAllDocs(summary.files.map((f) => f.path))).map((d) => d[0]! - 1)
+        })
+      // python3 -c "import numpy as np; print(np.random.default_rng(42).permutation(30).tolist())"
+      const numpy = [29, 16, 7, 25, 24, 22, 5, 21, 26, 10, 19, 20, 9, 6, 18, 3, 0, 15, 17, 23, 12, 11, 14, 28, 2, 4, 27, 1, 13, 8]
+      expect(yield* orderOf(0)).toEqual(numpy)
+      expect(yield* orderOf(2)).toEqual(numpy)
+      const negative = yield* Effect.flip(writeTokenShards(Stream.fromIterable(docs), { outputDir: `${dir}/neg`, tokenizerName: "t", vocabSize: 65536, shuffleSeed: -1 }))
+      expect(negative.reason).toBe("Input")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("merges in datatrove's order: numpy default_rng(seed).permutation of the per-document file ids", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const sizes = [4, 3, 5]
+      const inputs: Array<string> = []
+      for (const [f, n] of sizes.entries()) {
+        const docs = Array.from({ length: n }, (_, d) => [100 * f + d + 1])
+        inputs.push((yield* writeTokenShards(Stream.fromIterable(docs), { outputDir: `${dir}/in${f}`, tokenizerName: "t", vocabSize: 65536 })).files[0]!.path)
+      }
+      const merged = yield* mergeTokenShards(inputs, `${dir}/out`, { saveFilename: "m", shuffleSeed: 3 })
+      const got = (yield* readAllDocs(merged.files.map((f) => f.path))).map((d) => d[0]!)
+      // python3 -c "import numpy as np; print(np.random.default_rng(3).permutation(
+      //   np.concatenate([np.ones(n, dtype=int) * i for i, n in enumerate([4, 3, 5])])).tolist())"
+      const fileIds = [2, 2, 0, 2, 0, 0, 1, 1, 2, 1, 0, 2]
+      const next = sizes.map(() => 0)
+      expect(got).toEqual(fileIds.map((f) => 100 * f + ++next[f]!))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.effect("tokenizes a text stream into shards with EOS after every document", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
