@@ -4,18 +4,25 @@
  *   npx tsx programs/filter.ts --input data/ --output out/ [--exclusions out/dropped] [--tasks 8 --workers 4]
  *       [--filters gopher_repetition,gopher_quality,c4_quality,fineweb_quality] [--c4-terminal-punct]
  *       [--dedup minhash|exact] [--format jsonl|parquet|arrow] [--gzip]
+ *       [--dedup-index INDEX_DIR [--dedup-index-only]] [--build-index NAME]     (with --dedup minhash)
  *
  * Kept documents go to OUT/kept/, dropped ones to EXCLUSIONS/<filter>/ with metadata.filter_reason (dedup adds
  * duplicate_of), stats to OUT/stats.json, per-task logs to OUT/logs/<stage>/. Every input document ends up in
  * exactly one of them, under its original id. Rerunning the same command resumes: finished tasks are skipped.
  * The `task` subcommand is what the executor's worker processes run.
+ *
+ * MinHash indexes (datatrove's format): --dedup-index also drops documents whose bucket signature is in an index
+ * of INDEX_DIR (duplicate_of `index:<name>`); --dedup-index-only keeps duplicates inside the input (datatrove's
+ * only_dedup_in_index). --build-index NAME writes an index of this input's signatures: into INDEX_DIR when deduping
+ * against one (only the signatures it lacked, as NAME_<worker>.minhash.index), else into OUT/index/.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { statSync } from "node:fs"
+import { existsSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { checkIndexName } from "../src/data/dedup/minhash.ts"
 import { ConfigError } from "../src/data/errors.ts"
 import { runLocal } from "../src/data/executor/local.ts"
 import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
@@ -23,10 +30,12 @@ import {
   FINEWEB_FILTERS,
   type FilterName,
   type FilterRunConfig,
+  indexOutputFolder,
   loadConfig,
   mergeRunStats,
   planJobs,
   runStage,
+  STAGE_NAMES,
   type StageName,
   summaryTable
 } from "../src/data/fineweb.ts"
@@ -45,6 +54,18 @@ const run = Command.make(
     c4TerminalPunct: Flag.Boolean("c4-terminal-punct").pipe(Flag.withDescription("C4: drop lines without terminal punctuation (FineWeb: off)"), Flag.withDefault(false)),
     dedup: Flag.Literals("dedup", ["none", "minhash", "exact"]).pipe(Flag.withDefault("none" as const)),
     minhashHash: Flag.Literals("minhash-hash", ["xxhash", "sha1"]).pipe(Flag.withDescription("Shingle hash (datatrove default xxhash; examples/fineweb.py used sha1)"), Flag.withDefault("xxhash" as const)),
+    dedupIndex: Flag.String("dedup-index").pipe(
+      Flag.withDescription("MinHash: also drop documents matching an index in this folder (bucket_XXX/*.minhash.index)"),
+      Flag.optional
+    ),
+    dedupIndexOnly: Flag.Boolean("dedup-index-only").pipe(
+      Flag.withDescription("With --dedup-index: drop only matches with the index, keep duplicates inside the input"),
+      Flag.withDefault(false)
+    ),
+    buildIndex: Flag.String("build-index").pipe(
+      Flag.withDescription("MinHash: write an index NAME of this input (into --dedup-index's folder if given, else OUTPUT/index)"),
+      Flag.optional
+    ),
     format: Flag.Literals("format", ["jsonl", "parquet", "arrow"]).pipe(Flag.withDefault("jsonl" as const)),
     gzip: Flag.Boolean("gzip").pipe(Flag.withDescription("Gzip JSONL outputs"), Flag.withDefault(false)),
     tasks: Flag.Int("tasks").pipe(Flag.withDefault(1)),
@@ -60,6 +81,18 @@ const run = Command.make(
       const unknown = filters.filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
       if (unknown.length > 0) return yield* new ConfigError({ message: `unknown filter(s) ${unknown.join(", ")}; known: ${FINEWEB_FILTERS.join(", ")}` })
       if (a.tasks < 1 || a.workers < 1) return yield* new ConfigError({ message: "--tasks and --workers must be ≥ 1" })
+      if (a.dedup !== "minhash" && (Option.isSome(a.dedupIndex) || Option.isSome(a.buildIndex) || a.dedupIndexOnly)) {
+        return yield* new ConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
+      }
+      if (a.dedupIndexOnly && Option.isNone(a.dedupIndex)) return yield* new ConfigError({ message: "--dedup-index-only needs --dedup-index" })
+      if (Option.isSome(a.buildIndex)) {
+        const bad = checkIndexName(a.buildIndex.value, "--build-index")
+        if (bad !== undefined) return yield* bad
+      }
+      // A missing index folder would silently dedup against nothing; it may only be new when this run starts it.
+      if (Option.isSome(a.dedupIndex) && Option.isNone(a.buildIndex) && !existsSync(a.dedupIndex.value)) {
+        return yield* new ConfigError({ message: `--dedup-index ${a.dedupIndex.value}: no such folder` })
+      }
       const output = path.resolve(a.output)
       const config: FilterRunConfig = {
         inputs: a.input.map((i) => (i.startsWith("hf://") ? i : path.resolve(i))),
@@ -71,6 +104,9 @@ const run = Command.make(
         c4TerminalPunct: a.c4TerminalPunct,
         dedup: a.dedup,
         minhashHash: a.minhashHash,
+        ...(Option.isSome(a.dedupIndex) ? { minhashIndex: path.resolve(a.dedupIndex.value) } : {}),
+        ...(a.dedupIndexOnly ? { minhashIndexOnly: true } : {}),
+        ...(Option.isSome(a.buildIndex) ? { minhashBuildIndex: a.buildIndex.value } : {}),
         tasks: a.tasks,
         workers: a.workers,
         textKey: a.textKey,
@@ -103,8 +139,10 @@ const run = Command.make(
       })
       const stats = mergeRunStats(config, jobs)
       yield* Console.log(summaryTable(config, stats))
+      const indexOut = indexOutputFolder(config)
       yield* Console.log(
-        `\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}`
+        `\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}` +
+          (indexOut === undefined ? "" : `, index ${config.minhashBuildIndex} → ${indexOut}`)
       )
     })
 ).pipe(Command.withDescription("Filter documents with the FineWeb heuristic chain, optionally deduplicate"))
@@ -113,7 +151,7 @@ const task = Command.make(
   "task",
   {
     config: Flag.String("config"),
-    stage: Flag.Literals("stage", ["filter", "minhash_buckets", "minhash_cluster", "exact_find", "dedup_filter"])
+    stage: Flag.Literals("stage", STAGE_NAMES)
   },
   (a) =>
     Effect.gen(function*() {

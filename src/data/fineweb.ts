@@ -10,6 +10,12 @@
  * EXCLUSIONS/<filter>/ (default OUTPUT/dropped) with metadata.filter_reason (and duplicate_of for dedup).
  * With dedup, the filter stage writes survivors to .work/filtered/<rank>.jsonl and computes their signatures in
  * the same pass; the last stage reads that file back, so index n in the signature files is line n there.
+ *
+ * MinHash indexes (dedup/minhash-index.ts): `minhashIndex` dedups against the `*.minhash.index` files of an index
+ * folder (datatrove's index_folder; documents matching it are dropped with duplicate_of `index:<name>`), also
+ * within the input unless `minhashIndexOnly` (datatrove's only_dedup_in_index). `minhashBuildIndex` names an
+ * index of this run's signatures: written into the `minhashIndex` folder by the buckets stage when there is one
+ * (create_index_name: only signatures no index had yet), else into OUTPUT/index by a MinhashBuildIndex job.
  */
 import { Effect, Schema, Stream } from "effect"
 import { existsSync } from "node:fs"
@@ -17,6 +23,7 @@ import * as path from "node:path"
 import { dedupFilter } from "./dedup/filter.ts"
 import { exactDedupFind, exactDedupSignatures } from "./dedup/exact.ts"
 import { defaultMinhashConfig, type MinhashConfig, minhashBuckets, minhashCluster, minhashSignatures } from "./dedup/minhash.ts"
+import { minhashBuildIndex } from "./dedup/minhash-index.ts"
 import type { Document } from "./Document.ts"
 import { ConfigError } from "./errors.ts"
 import { mergeStatsFiles, type TaskContext } from "./executor/task.ts"
@@ -46,6 +53,12 @@ export const FilterRunConfig = Schema.Struct({
   c4TerminalPunct: Schema.Boolean,
   dedup: Schema.Literals(["none", "minhash", "exact"]),
   minhashHash: Schema.Literals(["xxhash", "sha1"]),
+  /** Index folder to dedup against (MinHash only). */
+  minhashIndex: Schema.optional(Schema.String),
+  /** With minhashIndex: drop only matches with the index, not duplicates inside the input. */
+  minhashIndexOnly: Schema.optional(Schema.Boolean),
+  /** Name of an index of this run's signatures to write (MinHash only). */
+  minhashBuildIndex: Schema.optional(Schema.String),
   tasks: Schema.Number,
   workers: Schema.Number,
   textKey: Schema.String,
@@ -55,11 +68,18 @@ export const FilterRunConfig = Schema.Struct({
 })
 export type FilterRunConfig = typeof FilterRunConfig.Type
 
-export type StageName = "filter" | "minhash_buckets" | "minhash_cluster" | "exact_find" | "dedup_filter"
+export type StageName = "filter" | "minhash_build_index" | "minhash_buckets" | "minhash_cluster" | "exact_find" | "dedup_filter"
+export const STAGE_NAMES: ReadonlyArray<StageName> = ["filter", "minhash_build_index", "minhash_buckets", "minhash_cluster", "exact_find", "dedup_filter"]
 
 const work = (c: FilterRunConfig, ...p: Array<string>) => path.join(c.output, ".work", ...p)
 export const stageLogDir = (c: FilterRunConfig, stage: StageName) => path.join(c.output, "logs", stage)
 const minhashConfig = (c: FilterRunConfig): MinhashConfig => ({ ...defaultMinhashConfig, hashFc: c.minhashHash })
+/**
+ * Where `minhashBuildIndex` goes: the index folder deduped against (bucket_<b>/<name>_<worker>.minhash.index,
+ * written by the buckets stage), or OUTPUT/index (bucket_<b>/<name>.minhash.index, by the build-index job).
+ */
+export const indexOutputFolder = (c: FilterRunConfig): string | undefined =>
+  c.minhashBuildIndex === undefined ? undefined : c.minhashIndex ?? path.join(c.output, "index")
 
 const makeFilter = (name: FilterName, c: FilterRunConfig): DocFilter => {
   switch (name) {
@@ -91,7 +111,10 @@ export const planJobs = (c: FilterRunConfig, script: string, configFile: string)
   const jobs = [job("filter", c.tasks, [path.join(c.output, "kept"), dropped, work(c)])]
   if (c.dedup === "minhash") {
     const buckets = defaultMinhashConfig.numBuckets
-    jobs.push(job("minhash_buckets", buckets, [work(c)], Math.ceil(buckets / Math.max(1, c.workers))))
+    const perProcess = Math.ceil(buckets / Math.max(1, c.workers))
+    const indexOut = indexOutputFolder(c)
+    if (indexOut !== undefined && c.minhashIndex === undefined) jobs.push(job("minhash_build_index", buckets, [indexOut], perProcess))
+    jobs.push(job("minhash_buckets", buckets, [work(c), ...(indexOut !== undefined && c.minhashIndex !== undefined ? [indexOut] : [])], perProcess))
     jobs.push(job("minhash_cluster", 1, [work(c)]))
   } else if (c.dedup === "exact") jobs.push(job("exact_find", 1, [work(c)]))
   if (c.dedup !== "none") jobs.push(job("dedup_filter", c.tasks, [path.join(c.output, "kept"), dropped]))
@@ -146,6 +169,16 @@ export const runStage = (c: FilterRunConfig, stage: StageName, ctx: TaskContext)
           : survivors.pipe(exactDedupSignatures({ folder: work(c, "signatures"), rank, stats }))
         return yield* writeAll(signed, work(c, "filtered"), "${rank}.jsonl")
       }
+      case "minhash_build_index":
+        return yield* minhashBuildIndex({
+          input: work(c, "signatures"),
+          output: indexOutputFolder(c)!,
+          indexName: c.minhashBuildIndex!,
+          rank,
+          worldSize: ctx.worldSize,
+          config: minhashConfig(c),
+          stats
+        })
       case "minhash_buckets":
         return yield* minhashBuckets({
           input: work(c, "signatures"),
@@ -153,7 +186,11 @@ export const runStage = (c: FilterRunConfig, stage: StageName, ctx: TaskContext)
           rank,
           worldSize: ctx.worldSize,
           config: minhashConfig(c),
-          stats
+          stats,
+          indexFolder: c.minhashIndex,
+          // The program dedups within its input too unless told otherwise (datatrove's default is only the index).
+          onlyDedupInIndex: c.minhashIndexOnly ?? false,
+          createIndexName: c.minhashIndex === undefined ? undefined : c.minhashBuildIndex
         })
       case "minhash_cluster":
         return yield* minhashCluster({ input: work(c, "buckets"), signatures: work(c, "signatures"), output: work(c, "remove"), config: minhashConfig(c), stats })

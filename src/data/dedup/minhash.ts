@@ -5,7 +5,9 @@
  *   1. signatures  (N tasks)  bucket_<b:03d>/<rank:05d>.minhash.sig — records `<8Q I` (8 min-hashes, doc index),
  *                             sorted; documents with fewer than n_grams words get none (datatrove skips them)
  *   2. buckets     (buckets × workers_per_bucket tasks)  <bucket:05d>_<worker:02d>.dups — `<4I` pairs of
- *                             (task, doc) whose bucket signatures are equal, adjacent in sorted order
+ *                             (task, doc) whose bucket signatures are equal, adjacent in sorted order; with an
+ *                             index folder, (SENTINEL, SENTINEL, task, doc) for a match with an index entry
+ *                             (minhash-index.ts builds indexes and describes their format)
  *   3. cluster     (1 task)   union-find over the pairs; <task:06d>.remove — `<I` indices of every document that
  *                             is not its cluster's root (datatrove's union by size, same tie-breaking)
  *   4. filter      (N tasks)  drops those documents (dedup/filter.ts)
@@ -16,7 +18,8 @@
  * a, b from numpy RandomState(1). The uint64 product wraps because numpy multiplies in uint64; that wrap is part
  * of the hash family and is reproduced exactly.
  *
- * Addition: stage 1 also writes ids/<rank:05d>.jsonl so stage 3 can name the document each removed one duplicates.
+ * Additions: stage 1 also writes ids/<rank:05d>.jsonl so stage 3 can name the document each removed one duplicates;
+ * with an index, stage 2 writes <bucket:05d>_<worker:02d>.index_matches.jsonl so it can name the index matched.
  */
 import { Effect, Stream } from "effect"
 import { createHash } from "node:crypto"
@@ -347,6 +350,51 @@ export const minhashSignatures = (o: MinhashSignatureOptions) =>
 // Stage 2: buckets
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * The file/doc pair datatrove writes for a match with an index entry: `(SENTINEL, SENTINEL, file, doc)` with
+ * SENTINEL = 2^32 − 1 ("we can't actually write -1"). Stage 3 makes that node the root of its cluster.
+ */
+export const INDEX_SENTINEL = 0xffffffff
+
+const INDEX_SUFFIX = ".minhash.index"
+
+/** `bucket_<b:03d>/<name>.minhash.index`: sorted unique `<{hashesPerBucket}Q` bucket signatures, no document. */
+export const indexPath = (folder: string, bucket: number, name: string) =>
+  path.join(folder, `bucket_${pad(bucket, 3)}`, `${name}${INDEX_SUFFIX}`)
+
+/** What names an index in `duplicate_of` and in the match side files: its file name less `.minhash.index`. */
+export const indexFileName = (file: string) => path.basename(file).slice(0, -INDEX_SUFFIX.length)
+
+/** An index name becomes part of a file name, so it may not name a folder. */
+export const checkIndexName = (name: string, what: string): ConfigError | undefined =>
+  name.length === 0 || /[/\\]/.test(name) || name === "." || name === ".."
+    ? new ConfigError({ message: `${what}: ${JSON.stringify(name)} is not a usable index name` })
+    : undefined
+
+/**
+ * Index files of one bucket (sorted by name), less the ones the running buckets stage writes itself
+ * (datatrove: `bucket_XXX/<create_index_name>_\d{2}.minhash.index`, so a rerun never dedups against its own
+ * earlier output). datatrove reads every file under the bucket folder; only `*.minhash.index` files are read here,
+ * so a temporary file being written by another task is never mistaken for an index.
+ */
+export const listIndexFiles = (folder: string, bucket: number, ownName?: string): Array<string> => {
+  const dir = path.join(folder, `bucket_${pad(bucket, 3)}`)
+  if (!existsSync(dir)) return []
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  const own = ownName === undefined ? undefined : new RegExp(`^${escape(ownName)}_\\d{2}\\.minhash\\.index$`)
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(INDEX_SUFFIX) && (own === undefined || !own.test(e.name)))
+    .map((e) => e.name)
+    .sort()
+    .map((f) => path.join(dir, f))
+}
+
+/**
+ * `<bucket:05d>_<worker:02d>.index_matches.jsonl` beside the `.dups` file (this toolkit's addition, like the id
+ * tables): `[file, doc, index_name]` for each sentinel pair, so stage 3 can say which index a document matched.
+ */
+export const indexMatchesSuffix = ".index_matches.jsonl"
+
 export interface MinhashBucketsOptions {
   /** Stage 1's folder. */
   readonly input: string
@@ -356,35 +404,87 @@ export interface MinhashBucketsOptions {
   readonly worldSize: number
   readonly config?: MinhashConfig
   readonly stats: StatsCollector
+  /**
+   * datatrove `index_folder`: every `bucket_<b>/*.minhash.index` there is merged with the signatures, and a
+   * document whose bucket signature equals an index entry is written as the pair (SENTINEL, SENTINEL, file, doc).
+   */
+  readonly indexFolder?: string | undefined
+  /**
+   * datatrove `only_dedup_in_index` (default true): with index files present, pairs of two input documents are
+   * not written, only matches with the index. Without index files it has no effect.
+   */
+  readonly onlyDedupInIndex?: boolean | undefined
+  /**
+   * datatrove `create_index_name`: also write `indexFolder/bucket_<b>/<name>_<worker:02d>.minhash.index`, the
+   * bucket signatures of this input that are in no index yet (sorted, unique). Needs `indexFolder`.
+   */
+  readonly createIndexName?: string | undefined
 }
 
 const SENTINEL_MAX = { hi: Number(MERSENNE_PRIME >> 32n), lo: Number(MERSENNE_PRIME & 0xffffffffn) }
 
-/** Stage 2 for one (bucket, worker): merge the bucket's sorted files and write each equal adjacent pair. */
+interface SigSource {
+  readonly reader: RecordReader
+  /** true for an index file: records carry no document index, and sort before signatures equal to them. */
+  readonly index: boolean
+  /** The task number of a signature file (its name), or the index name. */
+  readonly stem: number
+  readonly name: string
+}
+
+/**
+ * Stage 2 for one (bucket, worker): merge the bucket's sorted files (and index files) and write each equal
+ * adjacent pair, as datatrove's MinhashDedupBuckets.run does.
+ */
 export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, ConfigError | WriteError> =>
   Effect.gen(function*() {
     const config = o.config ?? defaultMinhashConfig
     if (o.worldSize % config.numBuckets !== 0) {
       return yield* new ConfigError({ message: `bucket stage: tasks (${o.worldSize}) must be a multiple of num_buckets (${config.numBuckets})` })
     }
+    if (o.createIndexName !== undefined) {
+      if (o.indexFolder === undefined) return yield* new ConfigError({ message: "bucket stage: createIndexName needs indexFolder (the index is written there)" })
+      const bad = checkIndexName(o.createIndexName, "createIndexName")
+      if (bad !== undefined) return yield* bad
+    }
+    const onlyDedupInIndex = o.onlyDedupInIndex ?? true
     const perBucket = o.worldSize / config.numBuckets
     const bucket = Math.floor(o.rank / perBucket)
     const worker = o.rank % perBucket
-    const words = config.hashesPerBucket * 2 + 1
+    const sigWords = config.hashesPerBucket * 2
+    const words = sigWords + 1
     const dir = path.join(o.input, `bucket_${pad(bucket, 3)}`)
     const files = yield* wrapConfig(() =>
       existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.minhash\.sig$/.test(f)).sort().map((f) => path.join(dir, f)) : []
     )
-    const stems = files.map((f) => Number(path.basename(f).replace(/\.minhash\.sig$/, "")))
-    const readers = yield* wrapConfig(() => files.map((f) => new RecordReader(f, words * 4)))
+    const indexFiles = o.indexFolder === undefined ? [] : yield* wrapConfig(() => listIndexFiles(o.indexFolder!, bucket, o.createIndexName))
+    const sources: Array<SigSource> = []
+    yield* wrapConfig(() => {
+      try {
+        for (const f of files) {
+          sources.push({ reader: new RecordReader(f, words * 4), index: false, stem: Number(path.basename(f).replace(/\.minhash\.sig$/, "")), name: "" })
+        }
+        for (const f of indexFiles) sources.push({ reader: new RecordReader(f, sigWords * 4), index: true, stem: -1, name: indexFileName(f) })
+      } catch (e) {
+        for (const s of sources) s.reader.close()
+        throw e
+      }
+    })
+    const readers = sources.map((s) => s.reader)
+    const outIndexFile = o.createIndexName === undefined
+      ? undefined
+      : path.join(o.indexFolder!, `bucket_${pad(bucket, 3)}`, `${o.createIndexName}_${pad(worker, 2)}${INDEX_SUFFIX}`)
     yield* wrapWrite(o.output, () => {
-      const out = new AtomicFile(path.join(o.output, `${pad(bucket, 5)}_${pad(worker, 2)}.dups`))
+      const dupsFile = path.join(o.output, `${pad(bucket, 5)}_${pad(worker, 2)}.dups`)
+      const out = new AtomicFile(dupsFile)
+      const matchesOut = indexFiles.length > 0 ? new AtomicFile(dupsFile.replace(/\.dups$/, indexMatchesSuffix)) : undefined
+      const outIndex = outIndexFile === undefined ? undefined : new AtomicFile(outIndexFile)
       try {
         // datatrove get_worker_hash_range: workers of one bucket split it at the first hash of evenly spaced
-        // lines of the bucket's first file.
+        // lines of the bucket's first signature file; index files are read over the same range.
         let min = { hi: 0, lo: 0 }
         let max = SENTINEL_MAX
-        if (perBucket > 1 && readers.length > 0) {
+        if (perBucket > 1 && files.length > 0) {
           const first = readers[0]!
           const step = Math.floor(first.count / perBucket)
           if (first.count < perBucket) throw new ConfigError({ message: `${perBucket} workers per bucket but only ${first.count} signatures` })
@@ -406,51 +506,94 @@ export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, Co
           r.index = lo
         }
         const live = (i: number) => readers[i]!.index < readers[i]!.count && below(readers[i]!, readers[i]!.index, max)
-        const less = (x: number, y: number): boolean => {
-          const a = readers[x]!, b = readers[y]!
-          const da = a.data(), oa = a.offset()
-          const db = b.data(), ob = b.offset()
+        /** Compares the bucket signatures (hashes as (hi, lo) word pairs) at two offsets. */
+        const cmpSig = (da: Uint32Array, oa: number, db: Uint32Array, ob: number): number => {
           for (let k = 0; k < config.hashesPerBucket; k++) {
             const ha = da[oa + 2 * k + 1]!, hb = db[ob + 2 * k + 1]!
-            if (ha !== hb) return ha < hb
+            if (ha !== hb) return ha < hb ? -1 : 1
             const la = da[oa + 2 * k]!, lb = db[ob + 2 * k]!
-            if (la !== lb) return la < lb
+            if (la !== lb) return la < lb ? -1 : 1
           }
-          // HashSig order after the signature: file_id (the reader's position), then doc_id.
+          return 0
+        }
+        const less = (x: number, y: number): boolean => {
+          const a = sources[x]!, b = sources[y]!
+          const c = cmpSig(a.reader.data(), a.reader.offset(), b.reader.data(), b.reader.offset())
+          if (c !== 0) return c < 0
+          // HashSig order after the signature: file_id (−1 for an index entry, else the reader's position), then
+          // file_stem (index files are listed by name, so their position), then doc_id.
+          if (a.index !== b.index) return a.index
           if (x !== y) return x < y
-          return da[oa + words - 1]! < db[ob + words - 1]!
+          return a.reader.data()[a.reader.offset() + words - 1]! < b.reader.data()[b.reader.offset() + words - 1]!
         }
         const heap = new ReaderHeap(less)
         for (let i = 0; i < readers.length; i++) if (live(i)) heap.push(i)
-        const last = new Uint32Array(words)
+        const last = new Uint32Array(sigWords)
         let lastStem = -1
+        let lastDoc = -1
+        let lastFromIndex = false
+        let lastName = ""
         let hasLast = false
         const pairs: Array<number> = []
+        let matchLines = ""
+        const indexSigs: Array<number> = []
         const flush = () => {
           out.write(new Uint8Array(Uint32Array.from(pairs).buffer))
           pairs.length = 0
+          if (matchesOut !== undefined) matchesOut.write(matchLines)
+          matchLines = ""
+          if (outIndex !== undefined) outIndex.write(new Uint8Array(Uint32Array.from(indexSigs).buffer))
+          indexSigs.length = 0
         }
         while (heap.size > 0) {
           const i = heap.pop()
-          const r = readers[i]!
-          const d = r.data(), off = r.offset()
-          let same = hasLast
-          for (let k = 0; same && k < words - 1; k++) if (d[off + k] !== last[k]) same = false
-          if (same) {
-            pairs.push(lastStem, last[words - 1]!, stems[i]!, d[off + words - 1]!)
-            o.stats.add("minhash_buckets", "total_matches")
-            if (pairs.length >= 4096) flush()
+          const s = sources[i]!
+          const d = s.reader.data(), off = s.reader.offset()
+          const c = hasLast ? cmpSig(d, off, last, 0) : 1
+          if (c < 0) {
+            throw new ConfigError({
+              message: `${s.reader.file}: hash order error at record ${s.reader.index} (a signature or index file is not sorted; rerun the stage that wrote it)`
+            })
           }
-          last.set(d.subarray(off, off + words))
-          lastStem = stems[i]!
+          if (!s.index) {
+            const doc = d[off + words - 1]!
+            if (c === 0) {
+              if (lastFromIndex) {
+                pairs.push(INDEX_SENTINEL, INDEX_SENTINEL, s.stem, doc)
+                matchLines += JSON.stringify([s.stem, doc, lastName]) + "\n"
+                o.stats.add("minhash_buckets", "index_match")
+                o.stats.add("minhash_buckets", "total_matches")
+              } else if (indexFiles.length === 0 || !onlyDedupInIndex) {
+                // Stage 3 reads (last, v); with an index, only when pairs inside the input are wanted too.
+                pairs.push(lastStem, lastDoc, s.stem, doc)
+                o.stats.add("minhash_buckets", "total_matches")
+              }
+            } else if (outIndex !== undefined) {
+              // A signature that no index (and no earlier document) has: it goes into the new index.
+              for (let k = 0; k < sigWords; k++) indexSigs.push(d[off + k]!)
+            }
+            lastStem = s.stem
+            lastDoc = doc
+          }
+          // datatrove sets `last = v` for every record, index entries included: after index entry I and documents
+          // A, B with I's signature, only A is paired with the index; B is paired with A.
+          last.set(d.subarray(off, off + sigWords))
+          lastFromIndex = s.index
+          lastName = s.name
           hasLast = true
-          r.index++
+          if (pairs.length >= 4096 || indexSigs.length >= 65536) flush()
+          s.reader.index++
           if (live(i)) heap.push(i)
         }
         flush()
+        outIndex?.commit()
+        matchesOut?.commit()
+        // Last: stage 3 reads the .dups files, and a match side file is complete once its .dups file exists.
         out.commit()
       } catch (e) {
         out.abort()
+        matchesOut?.abort()
+        outIndex?.abort()
         throw e
       } finally {
         for (const r of readers) r.close()
@@ -470,10 +613,21 @@ export interface MinhashClusterOptions {
   readonly output: string
   readonly config?: MinhashConfig
   readonly stats: StatsCollector
+  /** datatrove `ignore_index_matches`: skip the pairs whose first member is the index sentinel. */
+  readonly ignoreIndexMatches?: boolean | undefined
+}
+
+/** `duplicate_of` of a document removed because it matches an index: `index:<name>[,<name>…]`. */
+export const indexDuplicateOf = (names: Iterable<string>): string => {
+  const sorted = [...new Set(names)].sort()
+  return `index:${sorted.length === 0 ? "unknown" : sorted.join(",")}`
 }
 
 // (task, doc) as one number: task · 2^32 + doc orders like datatrove's tuples and stays exact below 2^53.
 const key = (file: number, doc: number) => file * 4294967296 + doc
+// The index node (SENTINEL, SENTINEL): 2^64 as a double, above every real (task, doc), last when sorted as in
+// datatrove.
+const INDEX_NODE = key(INDEX_SENTINEL, INDEX_SENTINEL)
 
 export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, ConfigError | WriteError> =>
   Effect.gen(function*() {
@@ -507,24 +661,42 @@ export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, Co
       return root
     }
     // Union by size; on equal sizes the first document of the pair's root wins (datatrove: root_b joins root_a).
+    // The index node always stays the root, so every document joined to it is removed and the index is never kept.
     const union = (a: number, b: number) => {
       let ra = parent(a)
       let rb = parent(b)
       if (ra === rb) return
       const sa = setSize.get(ra) ?? 1
       const sb = setSize.get(rb) ?? 1
-      if (sa < sb) [ra, rb] = [rb, ra]
+      if (rb === INDEX_NODE || (ra !== INDEX_NODE && sa < sb)) [ra, rb] = [rb, ra]
       unionSet.set(rb, ra)
       setSize.set(ra, sa + sb)
       setSize.delete(rb)
     }
+    // Which index each directly matched document matched (stage 2's side files), for `duplicate_of`.
+    const indexNames = new Map<number, Set<string>>()
+    const allIndexNames = new Set<string>()
     yield* wrapConfig(() => {
       for (const f of dupFiles) {
         const bytes = readFileSync(path.join(o.input, f))
         if (bytes.byteLength % 16 !== 0) throw new ConfigError({ message: `${f}: not a whole number of <4I records` })
         const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         for (let i = 0; i < bytes.byteLength; i += 16) {
-          union(key(v.getUint32(i, true), v.getUint32(i + 4, true)), key(v.getUint32(i + 8, true), v.getUint32(i + 12, true)))
+          const f1 = v.getUint32(i, true), d1 = v.getUint32(i + 4, true)
+          const fromIndex = f1 === INDEX_SENTINEL && d1 === INDEX_SENTINEL
+          if (fromIndex && o.ignoreIndexMatches === true) continue
+          union(fromIndex ? INDEX_NODE : key(f1, d1), key(v.getUint32(i + 8, true), v.getUint32(i + 12, true)))
+        }
+        const side = path.join(o.input, f.replace(/\.dups$/, indexMatchesSuffix))
+        if (o.ignoreIndexMatches === true || !existsSync(side)) continue
+        for (const line of readFileSync(side, "utf8").split("\n")) {
+          if (line.length === 0) continue
+          const [file, doc, name] = JSON.parse(line) as [number, number, string]
+          const k = key(file, doc)
+          let names = indexNames.get(k)
+          if (names === undefined) indexNames.set(k, (names = new Set()))
+          names.add(name)
+          allIndexNames.add(name)
         }
       }
     })
@@ -547,6 +719,7 @@ export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, Co
     const wanted = new Map<number, Set<number>>()
     for (const list of removals.values()) {
       for (const { root } of list) {
+        if (root === INDEX_NODE) continue
         const f = Math.floor(root / 4294967296)
         let s = wanted.get(f)
         if (s === undefined) wanted.set(f, (s = new Set()))
@@ -561,7 +734,11 @@ export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, Co
       for (const [file, list] of removals) {
         const named: Array<Removal> = list.map(({ doc, root }) => ({
           doc,
-          duplicateOf: ids.get(Math.floor(root / 4294967296))!.get(root % 4294967296)!
+          // A document in the index's cluster names the index(es) it matched itself, or, when it only reached the
+          // index through other documents of the input, every index matched in this run.
+          duplicateOf: root === INDEX_NODE
+            ? indexDuplicateOf(indexNames.get(key(file, doc)) ?? allIndexNames)
+            : ids.get(Math.floor(root / 4294967296))!.get(root % 4294967296)!
         }))
         writeRemovals(o.output, file, named)
       }
