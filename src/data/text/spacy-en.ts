@@ -108,6 +108,29 @@ const nonEmpty = (pieces: ReadonlyArray<string>) => pieces.filter((p) => pyStrip
 const PREFIX_RE = new RegExp(nonEmpty(PREFIXES).map((p) => "^" + js(p)).join("|"), "u")
 const SUFFIX_RE = new RegExp(nonEmpty(SUFFIXES).map((p) => js(p) + "$").join("|"), "u")
 const INFIX_RE = new RegExp(nonEmpty(INFIXES).map(js).join("|"), "gu")
+// Every infix match starts with one of these (the ellipses, the icons, and the characters the other infix rules
+// split on), so a piece without any has no infix; scanning a piece with INFIX_RE costs tens of microseconds, this
+// test well under one.
+const INFIX_START = new RegExp(["[.+\\-*^,~:<>=/\u2026\u2013\u2014]", ...LIST_ICONS].map(js).join("|"), "u")
+const INFIX_START_G = new RegExp(INFIX_START.source, "gu")
+const INFIX_AT = new RegExp(INFIX_RE.source, "uy")
+/**
+ * The next match of INFIX_RE in `s` at or after `from`, as `s.matchAll(INFIX_RE)` finds it: the leftmost position
+ * where an infix matches, and there the first alternative that does. Matches can only start where INFIX_START
+ * does, so only those positions are tried (with a sticky copy; lookbehinds still see what comes before).
+ */
+const nextInfix = (s: string, from: number): RegExpExecArray | null => {
+  INFIX_START_G.lastIndex = from
+  for (;;) {
+    const c = INFIX_START_G.exec(s)
+    if (c === null) return null
+    INFIX_AT.lastIndex = c.index
+    const m = INFIX_AT.exec(s)
+    if (m !== null) return m
+    // Only a BMP character fails here (an icon or an ellipsis always matches), so the next position is c.index + 1.
+    INFIX_START_G.lastIndex = c.index + 1
+  }
+}
 // `re.compile("(?u)" + URL_PATTERN).match`; the pattern is anchored at both ends already.
 const URL_RE = new RegExp(js(URL_PATTERN), "u")
 
@@ -341,11 +364,11 @@ const attachTokens = (out: Array<string>, s: string, prefixes: Array<string>, su
     const special = withSpecials ? SPECIALS.get(s) : undefined
     if (special !== undefined) for (const p of special) out.push(p)
     else if (URL_RE.test(s)) out.push(s)
+    else if (!INFIX_START.test(s)) out.push(s)
     else {
-      INFIX_RE.lastIndex = 0
       let start = 0
       let found = false
-      for (const m of s.matchAll(INFIX_RE)) {
+      for (let m = nextInfix(s, 0); m !== null; m = nextInfix(s, m.index + Math.max(m[0].length, 1))) {
         found = true
         const infixStart = m.index
         const infixEnd = infixStart + m[0].length
