@@ -410,6 +410,7 @@ let gPre = new Int32Array(1024)
 let gCand = new Uint8Array(1024)
 let winKey = new Int32Array(1024)
 let winPos = new Int32Array(1024)
+let gTodo = new Int32Array(1024)
 /** Valid until the next Glued is built (its arrays are shared scratch). */
 class Glued {
   readonly nWords: number
@@ -421,7 +422,10 @@ class Glued {
    * @param start start[i]: offset of word i in the joined text (cpPrefix: code points are units here)
    * @param local the words numbered by text (localWordIds)
    */
-  constructor(readonly words: Words, readonly start: Int32Array, readonly local: Int32Array) {
+  /** todo[0, todoCount): ascending positions that can take part for n >= minN (see the end of the constructor). */
+  readonly todo: Int32Array
+  readonly todoCount: number
+  constructor(readonly words: Words, readonly start: Int32Array, readonly local: Int32Array, readonly minN: number) {
     const v = words.vocab
     const ids = words.ids
     const W = ids.length
@@ -487,6 +491,16 @@ class Glued {
       }
     }
     this.cand = cand
+    // The positions an n-gram (n >= minN) can be counted at: candidates, and those whose minN-gram is shorter than
+    // a window (a longer n-gram from the same word is at least as long, so this covers every n >= minN).
+    if (gTodo.length < W) gTodo = new Int32Array(W * 2)
+    const todo = gTodo
+    let count = 0
+    for (let i = 0; i < W; i++) {
+      if (cand[i] === 1 || (i + minN <= W && start[i + minN]! - start[i]! < WINDOW)) todo[count++] = i
+    }
+    this.todo = todo
+    this.todoCount = count
   }
   /** Hash of words [i, i + n) joined. */
   hashOf(i: number, n: number): number {
@@ -528,26 +542,30 @@ class Glued {
  * `repeated / textLen > frac`: the total only grows, so the filter's verdict is already decided.
  */
 const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): number => {
+  if (n < g.minN) throw new Error(`allDuplicateCharsGlued: n ${n} below the index's ${g.minN}`)
   const last = g.nWords - n + 1
   if (last <= 0) return 0
   const start = g.start
   const cand = g.cand
+  const todo = g.todo
   const mask = slots(last)
   let repeated = 0
+  // As allDuplicateCharsSlow's scan, visiting only the positions in `todo`: every other position is a new n-gram
+  // that no later one can equal, so there the scan only moves on by one. `idx` is where the scan would be.
   let idx = 0
-  while (idx < last) {
-    const len = start[idx + n]! - start[idx]!
-    if (cand[idx] === 0 && len >= WINDOW) {
-      idx++
-      continue
-    }
-    const h = g.hashOf(idx, n)
+  for (let q = 0; q < g.todoCount; q++) {
+    const p = todo[q]!
+    if (p >= last) break
+    if (p < idx) continue
+    const len = start[p + n]! - start[p]!
+    if (cand[p] === 0 && len >= WINDOW) continue
+    const h = g.hashOf(p, n)
     let slot = (Math.imul(h, 0x9e3779b1) >>> 0) & mask
     let seen = false
     for (;;) {
       const st = slotStart[slot]!
       if (st === -1) break
-      if (slotHash[slot] === h && start[st + n]! - start[st]! === len && g.same(idx, st, n)) {
+      if (slotHash[slot] === h && start[st + n]! - start[st]! === len && g.same(p, st, n)) {
         seen = true
         break
       }
@@ -556,11 +574,11 @@ const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): num
     if (seen) {
       repeated += len
       if (textLen > 0 && repeated / textLen > frac) return repeated
-      idx += n
+      idx = p + n
     } else {
-      slotStart[slot] = idx
+      slotStart[slot] = p
       slotHash[slot] = h
-      idx += 1
+      idx = p + 1
     }
   }
   return repeated
@@ -599,6 +617,7 @@ const lineDuplicates = (text: string): readonly [number, number, number] => {
 export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions> = {}): DocFilter => {
   const o = { ...gopherRepetitionDefaults, ...options }
   const on = (x: number | null): x is number => x !== null && x !== 0
+  const minDupN = Math.min(...o.dupNGrams.map(([n]) => n))
   const decide = (doc: Document) => {
     const text = doc.text
     const textLen = pyLen(text)
@@ -637,7 +656,7 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
         }
       }
       if (o.dupNGrams.length > 0) {
-        const glued = new Glued(words, cp, idScratch)
+        const glued = new Glued(words, cp, idScratch, minDupN)
         for (const [n, nFrac] of o.dupNGrams) {
           if (frac(allDuplicateCharsGlued(glued, n, textLen, nFrac)) > nFrac) return drop(`duplicated_${n}_n_grams`)
         }
@@ -691,5 +710,5 @@ export const allDuplicateCharsOfWords = (words: Words, n: number): number => {
   if (!plainWords(words)) throw new Error("allDuplicateCharsOfWords: words with surrogates or spaces")
   const local = new Int32Array(words.length)
   localWordIds(words, local)
-  return allDuplicateCharsGlued(new Glued(words, cpPrefix(words), local), n)
+  return allDuplicateCharsGlued(new Glued(words, cpPrefix(words), local, n), n)
 }
