@@ -288,24 +288,27 @@ const slots = (grams: number): number => {
 let pairA = new Int32Array(1024)
 let pairB = new Int32Array(1024)
 let pairV = new Int32Array(1024)
-let counts = new Int32Array(1024)
 let gidScratch = new Int32Array(1024)
-let levelCount = new Int32Array(1024)
+let countA = new Int32Array(1024)
+let countB = new Int32Array(1024)
 let wordCount = new Int32Array(1024)
 /** Valid until the next GramIds is built (shared scratch). */
 class GramIds {
   readonly gid: Int32Array
   k = 1
   distinct: number
+  /** count[g]: occurrences of k-gram number g (over every k-gram position). */
+  count: Int32Array
   constructor(readonly ids: Int32Array, readonly nWords: number, readonly nIds: number) {
     if (gidScratch.length < nWords) gidScratch = new Int32Array(nWords * 2)
     this.gid = gidScratch
     this.gid.set(ids.subarray(0, nWords))
     this.distinct = nIds
-    // How often each word occurs: the same at every level.
+    // How often each word occurs: the level-1 counts, and what marks a word that makes any n-gram unique.
     if (wordCount.length < nIds) wordCount = new Int32Array(Math.max(nIds, wordCount.length * 2))
     wordCount.fill(0, 0, nIds)
     for (let i = 0; i < nWords; i++) wordCount[ids[i]!]!++
+    this.count = wordCount
   }
   growTo(n: number) {
     const gid = this.gid
@@ -314,6 +317,7 @@ class GramIds {
       gid.set(ids.subarray(0, this.nWords))
       this.k = 1
       this.distinct = this.nIds
+      this.count = wordCount
     }
     for (; this.k < n; this.k++) {
       const k = this.k
@@ -331,18 +335,23 @@ class GramIds {
       }
       pairA.fill(-1, 0, size)
       const mask = size - 1
+      const count = this.count
+      // The next level's counts go to whichever scratch array is not this level's.
+      let next = count === countA ? countB : countA
+      if (next.length < m) {
+        next = new Int32Array(Math.max(m, next.length * 2))
+        if (count === countA) countB = next
+        else countA = next
+      }
+      let distinct = 0
       // A k-gram that occurs once, or a word that occurs once, makes every longer n-gram through it unique: it
       // gets a number of its own without the table.
-      const d = this.distinct
-      if (levelCount.length < d) levelCount = new Int32Array(Math.max(d, levelCount.length * 2))
-      levelCount.fill(0, 0, d)
-      for (let i = 0; i <= m; i++) levelCount[gid[i]!]!++
-      let next = 0
       for (let i = 0; i < m; i++) {
         const x = gid[i]!
         const y = ids[i + k]!
-        if (levelCount[x] === 1 || wordCount[y] === 1) {
-          gid[i] = next++
+        if (count[x] === 1 || wordCount[y] === 1) {
+          next[distinct] = 1
+          gid[i] = distinct++
           continue
         }
         let slot = (Math.imul(Math.imul(x, 0x2c1b3c6d) ^ y, 0x9e3779b1) >>> 0) & mask
@@ -351,18 +360,22 @@ class GramIds {
           if (a === -1) {
             pairA[slot] = x
             pairB[slot] = y
-            pairV[slot] = next
-            gid[i] = next++
+            pairV[slot] = distinct
+            next[distinct] = 1
+            gid[i] = distinct++
             break
           }
           if (a === x && pairB[slot] === y) {
-            gid[i] = pairV[slot]!
+            const g = pairV[slot]!
+            next[g]!++
+            gid[i] = g
             break
           }
           slot = (slot + 1) & mask
         }
       }
-      this.distinct = next
+      this.distinct = distinct
+      this.count = next
     }
   }
 }
@@ -373,14 +386,12 @@ const topDuplicateCharsIds = (gi: GramIds, cp: Int32Array, n: number): number =>
   if (grams <= 0) return 0
   gi.growTo(n)
   const gid = gi.gid
-  const d = gi.distinct
-  if (counts.length < d) counts = new Int32Array(Math.max(d, counts.length * 2))
-  counts.fill(0, 0, d)
+  const count = gi.count
   let bestCount = 0
-  for (let i = 0; i < grams; i++) bestCount = Math.max(bestCount, ++counts[gid[i]!]!)
+  for (let g = 0; g < gi.distinct; g++) if (count[g]! > bestCount) bestCount = count[g]!
   // Counter's first-inserted among the most common: the first position whose n-gram has the top final count.
   let best = 0
-  while (counts[gid[best]!] !== bestCount) best++
+  while (count[gid[best]!] !== bestCount) best++
   return (cp[best + n]! - cp[best]! + n - 1) * bestCount
 }
 
