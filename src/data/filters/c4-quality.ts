@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
-import { countSentencesAndWords, documentTokens, rememberWords } from "../text/datatrove-text.ts"
-import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyLen, pyStrip } from "../text/pytext.ts"
+import { countSentencesAndWords, documentTokens, rememberWords, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
+import { isPyLineBreakCode, isPySpaceCode, pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocTokens, sentenceStarts, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -148,7 +148,7 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
     const lowerChecks = lowerChecksFor(text)
     let ls = 0
     // pySplitlines boundaries, each line then pyStrip-ped as offsets [a, b).
-    const simple = onlyNewlineBreaks(text)
+    const simple = textOnlyNewlineBreaks(text)
     for (let i = 0; i <= n; i++) {
       if (simple) {
         const j = text.indexOf("\n", i)

@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
-import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWordIds } from "../text/datatrove-text.ts"
-import { hasSurrogate, isPyBlank, pyCount, pyLen } from "../text/pytext.ts"
+import { DATATROVE_TERMINAL_PUNCTUATION, endsWithTerminalPunctuation, splitIntoWordIds, textHasSurrogate } from "../text/datatrove-text.ts"
+import { isPyBlank, pyCount, pyLen } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 import { findDuplicates } from "./gopher-repetition.ts"
 
@@ -41,12 +41,14 @@ export const FineWebQualityFilter = (options: Partial<FineWebQualityOptions> = {
     if (lines.length === 0) return drop("empty")
     let ratio = lines.filter(endsWithStop).length / lines.length
     if (ratio < o.linePunctThr && !(ratio === 0 && o.linePunctExcludeZero)) return drop("line_punct_ratio")
-    // pyLen(l) <= l.length, so a line that short in UTF-16 units needs no counting.
-    ratio = lines.filter((l) => l.length <= o.shortLineLength || pyLen(l) <= o.shortLineLength).length / lines.length
-    if (ratio > o.shortLineThr) return drop("short_line_ratio")
     const text = doc.text
+    const surrogates = textHasSurrogate(text)
+    // pyLen(l) <= l.length, so a line that short in UTF-16 units needs no counting; without surrogates they agree.
+    ratio = lines.filter((l) => l.length <= o.shortLineLength || (surrogates && pyLen(l) <= o.shortLineLength)).length /
+      lines.length
+    if (ratio > o.shortLineThr) return drop("short_line_ratio")
     // Without surrogates, removing the newlines removes exactly their count of code points.
-    const charsWithoutNewlines = hasSurrogate(text) ? pyLen(text.replaceAll("\n", "")) : text.length - pyCount(text, "\n")
+    const charsWithoutNewlines = surrogates ? pyLen(text.replaceAll("\n", "")) : text.length - pyCount(text, "\n")
     ratio = findDuplicates(lines)[1] / charsWithoutNewlines
     if (ratio > o.charDuplicatesRatio) return drop("char_dup_ratio")
     const words = splitIntoWordIds(doc.text)

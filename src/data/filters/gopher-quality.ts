@@ -1,5 +1,5 @@
 import type { Document } from "../Document.ts"
-import { splitIntoWordIds } from "../text/datatrove-text.ts"
+import { splitIntoWordIds, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
 import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
 import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
@@ -41,13 +41,15 @@ export const gopherQualityDefaults: GopherQualityOptions = {
  * Over `text.splitlines()`: how many lines, how many start (after lstrip) with "•" or "-", and how many end
  * (before rstrip) with "..." or "…"; without building the lines.
  */
-export const gopherLineStats = (text: string): { lines: number; bullets: number; ellipses: number } => {
+export const gopherLineStats = (
+  text: string,
+  simple = onlyNewlineBreaks(text)
+): { lines: number; bullets: number; ellipses: number } => {
   let lines = 0
   let bullets = 0
   let ellipses = 0
   const n = text.length
   let start = 0
-  const simple = onlyNewlineBreaks(text)
   for (let i = 0; i <= n; i++) {
     if (simple) {
       const j = text.indexOf("\n", i)
@@ -113,7 +115,7 @@ export const GopherQualityFilter = (options: Partial<GopherQualityOptions> = {})
       return drop("gopher_too_many_ellipsis")
     }
     if (on(o.maxBulletLinesRatio) || on(o.maxEllipsisLinesRatio)) {
-      const lines = gopherLineStats(text)
+      const lines = gopherLineStats(text, textOnlyNewlineBreaks(text))
       const nLines = Math.max(lines.lines, 1)
       if (on(o.maxBulletLinesRatio) && lines.bullets / nLines > o.maxBulletLinesRatio) return drop("gopher_too_many_bullets")
       if (on(o.maxEllipsisLinesRatio) && lines.ellipses / nLines > o.maxEllipsisLinesRatio) {

@@ -1,5 +1,5 @@
 import type { Document } from "../Document.ts"
-import { splitIntoWordIds } from "../text/datatrove-text.ts"
+import { splitIntoWordIds, textCodePoints } from "../text/datatrove-text.ts"
 import { HASH_BASE, HEAD_CHARS, localWordIds, WORD_SPACE, WORD_SURROGATE, type Words } from "../text/spacy-en.ts"
 import { pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
@@ -631,9 +631,14 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
   const minDupN = Math.min(...o.dupNGrams.map(([n]) => n))
   const decide = (doc: Document) => {
     const text = doc.text
-    const textLen = pyLen(text)
+    // len(text) is needed once some repetition counts (and then, after tokenizing, it comes from the tokens).
+    let textLen = -1
     // datatrove divides by len(text) unguarded; an empty text raises there. Here it simply has no repetition.
-    const frac = (n: number) => (textLen === 0 ? 0 : n / textLen)
+    const frac = (n: number) => {
+      if (n === 0) return 0
+      if (textLen < 0) textLen = textCodePoints(text)
+      return textLen === 0 ? 0 : n / textLen
+    }
     // Without "\n\n" the text is one paragraph, which repeats nothing.
     if (text.includes("\n\n")) {
       const paragraphs = pyStrip(text).split(PARAGRAPH)
@@ -645,6 +650,7 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     if (on(o.dupLineFrac) && lineDups / lineCount > o.dupLineFrac) return drop("dup_line_frac")
     if (on(o.dupLineCharFrac) && frac(lineChars) > o.dupLineCharFrac) return drop("dup_line_char_frac")
     const words = splitIntoWordIds(text)
+    if (textLen < 0) textLen = textCodePoints(text)
     const ids = words.ids
     const W = ids.length
     const flags = words.vocab.flags

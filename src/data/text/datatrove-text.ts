@@ -4,7 +4,18 @@
  * `split_into_words` / `split_into_sentences` for English (spaCy, see spacy-en.ts).
  */
 import { PUNCTUATION_ONLY } from "./datatrove-punct.ts"
-import { countSentences, docTokens, type DocTokens, type WordBuffer, type Words, wordsAndSentences, wordTokenize } from "./spacy-en.ts"
+import { hasSurrogate, onlyNewlineBreaks, pyLen } from "./pytext.ts"
+import {
+  countSentences,
+  docTokens,
+  type DocTokens,
+  PIECE_RARE_LINE_BREAK,
+  WORD_SURROGATE,
+  type WordBuffer,
+  type Words,
+  wordsAndSentences,
+  wordTokenize
+} from "./spacy-en.ts"
 
 export {
   DATATROVE_PUNCTUATION,
@@ -81,6 +92,21 @@ export const rememberWords = (text: string, words: Words): void => {
   }
   const e = recent.get(text) ?? recentEntry(text)
   e.words ??= words
+}
+/** Whether `text` has a UTF-16 surrogate, from its memoized tokens or words when there are some. */
+export const textHasSurrogate = (text: string): boolean => {
+  const e = recent.get(text)
+  if (e?.tokens) return (e.tokens.flags & WORD_SURROGATE) !== 0
+  if (e?.words) return (e.words.flags & WORD_SURROGATE) !== 0
+  return hasSurrogate(text)
+}
+/** `len(text)` in code points (pyLen), from the memoized tokens when there are some. */
+export const textCodePoints = (text: string): number => (textHasSurrogate(text) ? pyLen(text) : text.length)
+/** onlyNewlineBreaks(text), from the memoized tokens when there are some. */
+export const textOnlyNewlineBreaks = (text: string): boolean => {
+  const e = recent.get(text)
+  if (e?.tokens) return (e.tokens.flags & PIECE_RARE_LINE_BREAK) === 0
+  return onlyNewlineBreaks(text)
 }
 export const countSentencesOf = (text: string): number => countSentences(text)
 /** Sentence count of `text`, appending its words (as splitIntoWordIds gives them) to `words`: one tokenization. */

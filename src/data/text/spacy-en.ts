@@ -29,7 +29,7 @@ import {
   URL_PATTERN
 } from "./spacy-char-classes.ts"
 import { hasNonPunctuation } from "./datatrove-punct.ts"
-import { hasPyAlpha, isPySpaceCode, PY_SPACE_CLASS, pyLen, pyStrip } from "./pytext.ts"
+import { hasPyAlpha, isPySpaceCode, onlyNewlineBreaks, PY_SPACE_CLASS, pyLen, pyStrip } from "./pytext.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Python `re` source → JavaScript (`u` flag). The tables are Python regex sources; JavaScript's unicode mode
@@ -575,6 +575,8 @@ export const WORD_ALPHA = 2
 export const WORD_SURROGATE = 4
 /** The piece contains U+0020 (never for a word spaCy makes, but n-gram keys joined with " " rely on it). */
 export const WORD_SPACE = 8
+/** The piece (whitespace) has a `str.splitlines` boundary other than "\n" (\r \v \f \x1c-\x1e \x85 \u2028 \u2029). */
+export const PIECE_RARE_LINE_BREAK = 16
 
 /** Base of the polynomial hash of Vocab.hash (mod 2^32, over UTF-16 units). */
 export const HASH_BASE = 0x01000193
@@ -674,7 +676,7 @@ export class Vocab {
     this.pw[id] = pw
     this.cp[id] = pyLen(t)
     this.flags[id] = (hasNonPunctuation(t) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(t) ? WORD_ALPHA : 0) |
-      (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0)
+      (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0) | (onlyNewlineBreaks(t) ? 0 : PIECE_RARE_LINE_BREAK)
     this.mark[id] = 0
     const stripped = pyStrip(t)
     // Computed before the store: numbering the stripped text may grow (replace) the arrays.
@@ -790,9 +792,9 @@ export const startNewVocab = (): void => {
   vocab = new Vocab()
 }
 
-/** `isPySpaceCode` as a table for ASCII. */
-const ASCII_SPACE = new Uint8Array(128)
-for (let c = 0; c < 128; c++) ASCII_SPACE[c] = isPySpaceCode(c) ? 1 : 0
+/** `isPySpaceCode` as a table over UTF-16 units (one load instead of a chain of comparisons). */
+const SPACE = new Uint8Array(0x10000)
+for (let c = 0; c < 0x10000; c++) SPACE[c] = isPySpaceCode(c) ? 1 : 0
 
 /** Tokens of the last scanned text: pieces, spaCy's one-space flag, and where each token's span starts. */
 class TokenArrays {
@@ -802,11 +804,14 @@ class TokenArrays {
   space = new Uint8Array(1024)
   starts = new Int32Array(1024)
   n = 0
+  /** OR of the pieces' classes (cls) and of their flags. */
   any = 0
+  flags = 0
   reset(v: Vocab) {
     this.vocab = v
     this.n = 0
     this.any = 0
+    this.flags = 0
   }
   push(id: number, space: number, start: number) {
     if (this.n === this.ids.length) {
@@ -846,7 +851,7 @@ const scanAffixes = (text: string, out: TokenArrays) => {
     let c = 0
     while (i < n) {
       c = text.charCodeAt(i)
-      if (c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c)) break
+      if (SPACE[c] === 1) break
       h = (Math.imul(h, HASH_BASE) + c) | 0
       i++
     }
@@ -862,18 +867,25 @@ const scanAffixes = (text: string, out: TokenArrays) => {
     h = 0
     while (i < n) {
       c = text.charCodeAt(i)
-      if (!(c < 128 ? ASCII_SPACE[c] === 1 : isPySpaceCode(c))) break
+      if (SPACE[c] === 0) break
       h = (Math.imul(h, HASH_BASE) + c) | 0
       i++
     }
     if (w < i) pushSpan(out, v, v.spanValue(text, w, i, h), w)
   }
-  // Whether any piece can start a special-case pattern (the only reason for the second pass).
+  // Whether any piece can start a special-case pattern (the only reason for the second pass), and what the text
+  // has anywhere (the special cases only split pieces, so they change neither).
   const cls = v.cls
+  const pieceFlags = v.flags
   const ids = out.ids
   let any = 0
-  for (let k = 0; k < out.n; k++) any |= cls[ids[k]!]!
+  let flags = 0
+  for (let k = 0; k < out.n; k++) {
+    any |= cls[ids[k]!]!
+    flags |= pieceFlags[ids[k]!]!
+  }
   out.any = any
+  out.flags = flags
 }
 
 const scratch = new TokenArrays()
@@ -914,6 +926,7 @@ const applySpecialCasesArrays = (a: TokenArrays): TokenArrays => {
   kept.sort((x, y) => x.start - y.start)
   const out = a === swap ? scratch : swap
   out.reset(v)
+  out.flags = a.flags
   let i = 0
   for (const m of kept) {
     for (; i < m.start; i++) out.push(ids[i]!, a.space[i]!, a.starts[i]!)
@@ -964,9 +977,20 @@ const sentenceCountOf = (cls: Uint8Array, ids: Int32Array, from: number, to: num
 
 /** A text's words (wordTokenize) as piece numbers of one Vocab; `vocab.text[ids[k]]` is the k-th word. */
 export class Words {
+  private flagsAny = -1
   constructor(readonly vocab: Vocab, readonly ids: Int32Array) {}
   get length(): number {
     return this.ids.length
+  }
+  /** OR of the words' flags (a text's surrogates are all inside its words). */
+  get flags(): number {
+    if (this.flagsAny < 0) {
+      let f = 0
+      const flags = this.vocab.flags
+      for (let k = 0; k < this.ids.length; k++) f |= flags[this.ids[k]!]!
+      this.flagsAny = f
+    }
+    return this.flagsAny
   }
   texts(): Array<string> {
     const out = new Array<string>(this.ids.length)
@@ -1075,10 +1099,13 @@ export class DocTokens {
   readonly vocab: Vocab
   readonly ids: Int32Array
   readonly starts: Int32Array
+  /** OR of the pieces' flags: whether the text has a surrogate (WORD_SURROGATE), a rare line break, … */
+  readonly flags: number
   constructor(a: TokenArrays) {
     this.vocab = a.vocab
     this.ids = a.ids.slice(0, a.n)
     this.starts = a.starts.slice(0, a.n)
+    this.flags = a.flags
   }
   /** wordTokenize's words. */
   words(): Words {
