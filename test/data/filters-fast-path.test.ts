@@ -20,8 +20,10 @@ import { lstripStartsWith, pyLen, pySplitlines, pyStrip, rstripEndsWith } from "
 import {
   countSentences,
   countSentencesReference,
+  currentVocab,
   docTokens,
   spacyTokens,
+  setVocabLimit,
   spacyTokensReference,
   startNewVocab,
   WordBuffer,
@@ -78,6 +80,48 @@ describe("spaCy tokenizer fast path", () => {
       expect(wordTokenize(text)).toEqual(wordTokenizeReference(text))
       expect(countSentences(text)).toBe(countSentencesReference(text))
       for (const line of text.split("\n")) expect(countSentences(line)).toBe(countSentencesReference(line))
+    }
+  })
+})
+
+describe("tokenizer cache generations", () => {
+  it("tokenize and filter the same while generations fill and roll over (spans carried from the previous one)", () => {
+    const chain = () => [GopherRepetitionFilter(), C4QualityFilter({ filterNoTerminalPunct: false, minNumSentences: 1 })]
+    const run = () => {
+      const filters = chain()
+      return texts.slice(0, 300).map((text, i) => {
+        let doc = { id: String(i), text, metadata: {} }
+        for (const f of filters) {
+          const r = f.filter(doc)
+          if (r._tag === "Drop") return `drop ${r.reason}`
+          doc = r.doc
+        }
+        return `keep ${doc.text}`
+      })
+    }
+    forgetRecentTexts()
+    const expected = run()
+    try {
+      // A generation fills every few texts; the memo still holds tokens of older generations.
+      setVocabLimit(60)
+      startNewVocab()
+      forgetRecentTexts()
+      let generations = new Set<unknown>()
+      for (const text of texts) {
+        expect(wordTokenize(text), JSON.stringify(text)).toEqual(wordTokenizeReference(text))
+        generations.add(currentVocab())
+      }
+      expect(generations.size).toBeGreaterThan(20)
+      expect(currentVocab().previous).not.toBeNull()
+      expect(run()).toEqual(expected)
+      generations = new Set()
+      // Filters over documents tokenized in generations that are gone by the time the filter sees them.
+      for (const text of texts.slice(0, 300)) splitIntoWordIds(text)
+      expect(run()).toEqual(expected)
+    } finally {
+      setVocabLimit(500_000)
+      startNewVocab()
+      forgetRecentTexts()
     }
   })
 })

@@ -405,6 +405,7 @@ const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string
 
 // spaCy caches span tokenizations too; a bounded cache (the span table below) keeps repeated words cheap.
 const CACHE_MAX = 500_000
+let vocabLimit = CACHE_MAX
 
 /**
  * `Tokenizer._tokenize_affixes`: split on whitespace runs, except that one ordinary space after a token is
@@ -600,10 +601,13 @@ const FRONT_BITS = 12
 
 /**
  * The distinct pieces seen so far and the span table, as one generation. Piece numbers are only meaningful with
- * their Vocab; when a generation is full (CACHE_MAX spans or pieces, as spaCy bounds its cache) tokenizing goes on
- * in a fresh one, and the old one stays valid, unchanged, for whoever still holds its numbers.
+ * their Vocab; when a generation is full (vocabLimit spans or pieces, as spaCy bounds its cache) tokenizing goes
+ * on in a fresh one, and the old one stays valid, unchanged, for whoever still holds its numbers. The fresh one
+ * takes a span it does not know from the previous generation when that knows it (copying pieces costs far less
+ * than the rules), so a long job does not fall back to an empty cache each time a generation fills.
  */
 export class Vocab {
+  constructor(public previous: Vocab | null = null) {}
   size = 0
   readonly text: Array<string> = []
   cls = new Uint8Array(1024)
@@ -692,7 +696,37 @@ export class Vocab {
   }
 
   get full(): boolean {
-    return this.spanCount >= CACHE_MAX || this.size >= CACHE_MAX
+    return this.spanCount >= vocabLimit || this.size >= vocabLimit
+  }
+
+  /** The value of span text[start, end) (hash hk, never 0) when this generation knows it. */
+  known(text: string, start: number, end: number, hk: number): number | undefined {
+    const len = end - start
+    const bits = this.spanBits
+    const tab = this.span
+    const arena = this.arena
+    const mask = (1 << bits) - 1
+    let slot = Math.imul(hk, 0x9e3779b1) >>> (32 - bits)
+    for (;;) {
+      const b = slot << 2
+      const sh = tab[b]!
+      if (sh === 0) return undefined
+      if (sh === hk && tab[b + 2] === len) {
+        const o = tab[b + 1]!
+        let k = 0
+        while (k < len && arena[o + k] === text.charCodeAt(start + k)) k++
+        if (k === len) return tab[b + 3]!
+      }
+      slot = (slot + 1) & mask
+    }
+  }
+  /** The piece texts of a span value. */
+  piecesOf(value: number): Array<string> {
+    if (value >= 0) return [this.text[value]!]
+    const p = -value - 1
+    const out: Array<string> = []
+    for (let k = 1; k <= this.multi[p]!; k++) out.push(this.text[this.multi[p + k]!]!)
+    return out
   }
 
   /** The value of span text[start, end) whose polynomial hash is h (see the span table above). */
@@ -737,8 +771,10 @@ export class Vocab {
   }
 
   private addSpan(text: string, start: number, end: number, hk: number): number {
-    const span = start === 0 && end === text.length ? text : text.slice(start, end)
-    const pieces = tokenizeSpan(span, true)
+    const before = this.previous?.known(text, start, end, hk)
+    const pieces = before !== undefined
+      ? this.previous!.piecesOf(before)
+      : tokenizeSpan(start === 0 && end === text.length ? text : text.slice(start, end), true)
     let value: number
     if (pieces.length === 1) value = this.idOf(pieces[0]!)
     else {
@@ -787,9 +823,13 @@ export class Vocab {
 let vocab = new Vocab()
 /** The Vocab new pieces go to (tests: to number words of their own). */
 export const currentVocab = (): Vocab => vocab
-/** Go on in a fresh Vocab now, as when one is full (tests: texts tokenized before keep the old one). */
+/** Go on in a fresh, empty Vocab now (tests, benchmarks: texts tokenized before keep the old one). */
 export const startNewVocab = (): void => {
   vocab = new Vocab()
+}
+/** Tests: how many spans or pieces fill a generation (CACHE_MAX by default). */
+export const setVocabLimit = (limit: number): void => {
+  vocabLimit = limit
 }
 
 /** `isPySpaceCode` as a table over UTF-16 units (one load instead of a chain of comparisons). */
@@ -837,7 +877,11 @@ const pushSpan = (out: TokenArrays, v: Vocab, value: number, start: number) => {
 }
 
 const scanAffixes = (text: string, out: TokenArrays) => {
-  if (vocab.full) vocab = new Vocab()
+  if (vocab.full) {
+    // Only the generation just filled stays reachable from the new one.
+    vocab.previous = null
+    vocab = new Vocab(vocab)
+  }
   const v = vocab
   out.reset(v)
   const n = text.length
