@@ -109,6 +109,8 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
   // order (whitespace never belongs to a word, and no special-case pattern spans a whitespace token), so the
   // sentence counting pass also yields the words FineWebQualityFilter will ask for.
   const collectWords = o.splitParagraph && o.minNumSentences !== -1
+  // Reused from document to document (its words() is a copy).
+  const lineWords = new WordBuffer()
   // With split_paragraph, each line is a stripped line of the document, so its words and sentence count come from
   // the document's tokens (DocTokens, shared with the filters before through the memo) unless removing
   // citations changed it.
@@ -143,7 +145,8 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
     const n = text.length
     let numSentences = 0
     const kept: Array<string> = []
-    const words = new WordBuffer()
+    const words = lineWords
+    words.clear()
     let tokens: DocTokens | null = null
     const lowerChecks = lowerChecksFor(text)
     let ls = 0

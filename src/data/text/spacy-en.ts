@@ -1057,6 +1057,12 @@ export class WordBuffer {
   mixed = false
   ids = new Int32Array(256)
   length = 0
+  /** Empty it for reuse (words() copies, so what it gave out before stays valid). */
+  clear() {
+    this.vocab = null
+    this.mixed = false
+    this.length = 0
+  }
   /** Append the words among pieces ids[from, to) of `v`. */
   appendPieces(v: Vocab, ids: Int32Array, from: number, to: number) {
     if (this.vocab === null) this.vocab = v
