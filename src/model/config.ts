@@ -39,7 +39,10 @@ const HfConfigJson = Schema.Struct({
   head_dim: Schema.optional(Schema.NullOr(Positive)),
   rope_theta: Schema.optional(Schema.Number),
   // transformers ≥ 5 may write RoPE settings as a nested object instead.
-  rope_parameters: Schema.optional(Schema.Struct({ rope_theta: Schema.optional(Schema.Number), rope_type: Schema.optional(Schema.String) })),
+  // Kept whole: any key besides rope_theta and rope_type "default" (llama3/linear/yarn scaling, partial rotary) is
+  // a RoPE we do not compute, and must be refused rather than dropped.
+  rope_parameters: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  partial_rotary_factor: Schema.optional(Schema.Number),
   rope_scaling: Schema.optional(Schema.NullOr(Schema.Unknown)),
   rms_norm_eps: Schema.optional(Schema.Number),
   tie_word_embeddings: Schema.optional(Schema.Boolean),
@@ -74,6 +77,21 @@ export const configFromHf = (json: unknown): Effect.Effect<LlamaConfig, ModelCon
     if (c.rope_scaling !== undefined && c.rope_scaling !== null) {
       return yield* new ModelConfigError({ message: "rope_scaling is not supported" })
     }
+    const rope = c.rope_parameters ?? {}
+    const ropeType = rope["rope_type"] ?? "default"
+    const ropeExtra = Object.keys(rope).filter((k) => k !== "rope_theta" && k !== "rope_type")
+    if (ropeType !== "default" || ropeExtra.length > 0) {
+      return yield* new ModelConfigError({
+        message: `rope_parameters ${JSON.stringify(rope)}: only the default RoPE (rope_theta) is supported`
+      })
+    }
+    const ropeTheta = rope["rope_theta"] ?? c.rope_theta ?? 10000
+    if (typeof ropeTheta !== "number" || !(ropeTheta > 0)) {
+      return yield* new ModelConfigError({ message: `rope_theta ${JSON.stringify(ropeTheta)} is not a positive number` })
+    }
+    if (c.partial_rotary_factor !== undefined && c.partial_rotary_factor !== 1) {
+      return yield* new ModelConfigError({ message: `partial_rotary_factor ${c.partial_rotary_factor} is not supported; only 1` })
+    }
     const kv = c.num_key_value_heads ?? c.num_attention_heads
     if (c.num_attention_heads % kv !== 0) {
       return yield* new ModelConfigError({ message: `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${kv}` })
@@ -89,7 +107,7 @@ export const configFromHf = (json: unknown): Effect.Effect<LlamaConfig, ModelCon
       numAttentionHeads: c.num_attention_heads,
       numKeyValueHeads: kv,
       headDim,
-      ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
+      ropeTheta,
       rmsNormEps: c.rms_norm_eps ?? 1e-6,
       tieWordEmbeddings: c.tie_word_embeddings ?? false,
       vocabSize: c.vocab_size,

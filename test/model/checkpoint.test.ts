@@ -39,7 +39,14 @@ describe("Llama config", () => {
         [{ ...base, model_type: "gpt2" }, /model_type "gpt2"/],
         [{ ...base, num_key_value_heads: 3 }, /not a multiple/],
         [{ ...base, attention_bias: true }, /biases/],
-        [{ ...base, hidden_size: "64" }, /not a Llama config/]
+        [{ ...base, hidden_size: "64" }, /not a Llama config/],
+        // transformers 5 writes RoPE scaling only inside rope_parameters: computing plain RoPE there would run a
+        // different model without a word.
+        [{ ...base, rope_parameters: { rope_theta: 5e5, rope_type: "llama3", factor: 8, low_freq_factor: 1 } }, /only the default RoPE/],
+        [{ ...base, rope_parameters: { rope_theta: 1e4, rope_type: "linear", factor: 2 } }, /only the default RoPE/],
+        [{ ...base, rope_parameters: { rope_theta: 1e4, partial_rotary_factor: 0.5 } }, /only the default RoPE/],
+        [{ ...base, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
+        [{ ...base, rope_scaling: { type: "linear", factor: 2 } }, /rope_scaling/]
       ] as const) {
         const error = yield* Effect.flip(configFromHf(bad))
         expect(error._tag).toBe("ModelConfigError")
