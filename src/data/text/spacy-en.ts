@@ -597,8 +597,6 @@ const grownUint8 = (a: Uint8Array<ArrayBuffer>, need: number): Uint8Array<ArrayB
   return b
 }
 
-const FRONT_BITS = 12
-
 /**
  * The distinct pieces seen so far and the span table, as one generation. Piece numbers are only meaningful with
  * their Vocab; when a generation is full (vocabLimit spans or pieces, as spaCy bounds its cache) tokenizing goes
@@ -639,8 +637,6 @@ export class Vocab {
   arenaUsed = 0
   multi = new Int32Array(1024)
   multiUsed = 0
-  /** Direct-mapped copy of recently used slots (same layout). */
-  readonly front = new Int32Array(4 << FRONT_BITS)
   stamp = 0
 
   /** The number of piece `t`, adding it when new. */
@@ -729,45 +725,10 @@ export class Vocab {
     return out
   }
 
-  /** The value of span text[start, end) whose polynomial hash is h (see the span table above). */
+  /** The value of span text[start, end) whose polynomial hash is h (see the span table above), adding it if new. */
   spanValue(text: string, start: number, end: number, h: number): number {
     const hk = h === 0 ? 1 : h
-    const len = end - start
-    const arena = this.arena
-    const mixed = Math.imul(hk, 0x9e3779b1)
-    // The small front table first: the frequent spans keep its slots, which stay in the processor's caches.
-    const front = this.front
-    const f = (mixed >>> (32 - FRONT_BITS)) << 2
-    if (front[f] === hk && front[f + 2] === len) {
-      const o = front[f + 1]!
-      let k = 0
-      while (k < len && arena[o + k] === text.charCodeAt(start + k)) k++
-      if (k === len) return front[f + 3]!
-    }
-    const bits = this.spanBits
-    const tab = this.span
-    const mask = (1 << bits) - 1
-    let slot = mixed >>> (32 - bits)
-    for (;;) {
-      const b = slot << 2
-      const sh = tab[b]!
-      if (sh === 0) break
-      if (sh === hk && tab[b + 2] === len) {
-        const o = tab[b + 1]!
-        let k = 0
-        while (k < len && arena[o + k] === text.charCodeAt(start + k)) k++
-        if (k === len) {
-          front[f] = hk
-          front[f + 1] = o
-          front[f + 2] = len
-          const value = tab[b + 3]!
-          front[f + 3] = value
-          return value
-        }
-      }
-      slot = (slot + 1) & mask
-    }
-    return this.addSpan(text, start, end, hk)
+    return this.known(text, start, end, hk) ?? this.addSpan(text, start, end, hk)
   }
 
   private addSpan(text: string, start: number, end: number, hk: number): number {
