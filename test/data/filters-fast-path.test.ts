@@ -6,6 +6,7 @@ import {
   allDuplicateChars,
   allDuplicateCharsOfWords,
   allDuplicateCharsSlow,
+  findDuplicates,
   topDuplicateChars,
   topDuplicateCharsOfWords,
   topDuplicateCharsSlow
@@ -241,6 +242,29 @@ describe("GopherRepetition numbered and windowed n-gram statistics", () => {
         expect(allDuplicateCharsOfWords(ids, n)).toBe(allDuplicateCharsSlow(words, n))
       }
     }
+  })
+})
+
+describe("find_duplicates", () => {
+  it("counts repeated elements and their characters as the plain set scan does", () => {
+    const plain = (xs: ReadonlyArray<string>) => {
+      const seen = new Set<string>()
+      let elements = 0
+      let chars = 0
+      for (const x of xs) {
+        if (seen.has(x)) {
+          elements++
+          chars += pyLen(x)
+        } else seen.add(x)
+      }
+      return [elements, chars]
+    }
+    const lists: Array<ReadonlyArray<string>> = [[], ["a"], ["ab", "ba", "ab", "c", "ab", "😀", "😀", "ba"]]
+    for (const text of texts.slice(0, 300)) lists.push(text.split("\n"), text.split(" "))
+    for (const xs of lists) expect(findDuplicates(xs)).toEqual(plain(xs))
+    // Lines as GopherRepetitionFilter cuts them (runs of "\n" are one break): a document of repeated lines drops.
+    const doc = { id: "x", text: "one line here\n\n\ntwo\none line here\nthree\none line here\nfour", metadata: {} }
+    expect(GopherRepetitionFilter().filter(doc)).toEqual({ _tag: "Drop", reason: "dup_line_frac" })
   })
 })
 

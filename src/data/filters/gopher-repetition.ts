@@ -28,12 +28,19 @@ export const gopherRepetitionDefaults: GopherRepetitionOptions = {
   dupNGrams: [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.1]]
 }
 
+/** Scratch: how many elements have each length. */
+const lengthCounts = new Map<number, number>()
 /** `find_duplicates`: elements seen before, and their characters. */
 export const findDuplicates = (xs: ReadonlyArray<string>): readonly [number, number] => {
+  if (xs.length < 2) return [0, 0]
+  // Only elements whose length another shares can be equal; the others need no hashing.
+  lengthCounts.clear()
+  for (const x of xs) lengthCounts.set(x.length, (lengthCounts.get(x.length) ?? 0) + 1)
   const seen = new Set<string>()
   let elements = 0
   let chars = 0
   for (const x of xs) {
+    if (lengthCounts.get(x.length)! < 2) continue
     if (seen.has(x)) {
       elements++
       chars += pyLen(x)
@@ -602,25 +609,49 @@ const PARAGRAPH = /\n{2,}/
  * lines there are, how many were seen before, and their characters. The pieces are those of `split`: a leading
  * or trailing run of "\n" gives an empty first or last line.
  */
+let lineFrom = new Int32Array(256)
+let lineTo = new Int32Array(256)
 const lineDuplicates = (text: string): readonly [number, number, number] => {
-  const seen = new Set<string>()
+  // The lines' offsets first; only lines whose length another line shares can be equal, so only those are cut
+  // out and looked up (a line seen before is still counted in order, as find_duplicates does).
   const n = text.length
   let count = 0
-  let elements = 0
-  let chars = 0
   let a = 0
   for (;;) {
     const j = text.indexOf("\n", a)
-    const end = j === -1 ? n : j
-    const line = a === 0 && end === n ? text : text.slice(a, end)
+    if (count === lineFrom.length) {
+      const f = new Int32Array(count * 2)
+      f.set(lineFrom)
+      lineFrom = f
+      const t = new Int32Array(count * 2)
+      t.set(lineTo)
+      lineTo = t
+    }
+    lineFrom[count] = a
+    lineTo[count] = j === -1 ? n : j
     count++
+    if (j === -1) break
+    a = j + 1
+    while (a < n && text.charCodeAt(a) === 10) a++
+  }
+  if (count === 1) return [1, 0, 0]
+  lengthCounts.clear()
+  for (let k = 0; k < count; k++) {
+    const len = lineTo[k]! - lineFrom[k]!
+    lengthCounts.set(len, (lengthCounts.get(len) ?? 0) + 1)
+  }
+  const seen = new Set<string>()
+  let elements = 0
+  let chars = 0
+  for (let k = 0; k < count; k++) {
+    const from = lineFrom[k]!
+    const to = lineTo[k]!
+    if (lengthCounts.get(to - from)! < 2) continue
+    const line = text.slice(from, to)
     if (seen.has(line)) {
       elements++
       chars += pyLen(line)
     } else seen.add(line)
-    if (j === -1) break
-    a = j + 1
-    while (a < n && text.charCodeAt(a) === 10) a++
   }
   return [count, elements, chars]
 }
