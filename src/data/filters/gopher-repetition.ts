@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordIds, textCodePoints } from "../text/datatrove-text.ts"
-import { HASH_BASE, HEAD_CHARS, localWordIds, WORD_SPACE, WORD_SURROGATE, type Words } from "../text/spacy-en.ts"
+import { HASH_BASE, HEAD_CHARS, localWordIds, WORD_SPACE, WORD_SURROGATE, WORD_SURROGATE_EDGE, type Words } from "../text/spacy-en.ts"
 import { pyLen, pyStrip } from "../text/pytext.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -437,13 +437,21 @@ class Glued {
   /** 1 where the word's window occurs at another word start too (or the window runs past the end). */
   readonly cand: Uint8Array
   /**
-   * @param start start[i]: offset of word i in the joined text (cpPrefix: code points are units here)
+   * @param start start[i]: offset of word i in the joined text, in UTF-16 units (the hashes and windows)
+   * @param cpStart the same in code points (the lengths find_all_duplicate adds up; no word has a lone surrogate
+   *   at an edge, so joining makes no new pair)
    * @param local the words numbered by text (localWordIds)
    */
   /** todo[0, todoCount): ascending positions that can take part for n >= minN (see the end of the constructor). */
   readonly todo: Int32Array
   readonly todoCount: number
-  constructor(readonly words: Words, readonly start: Int32Array, readonly local: Int32Array, readonly minN: number) {
+  constructor(
+    readonly words: Words,
+    readonly start: Int32Array,
+    readonly cpStart: Int32Array,
+    readonly local: Int32Array,
+    readonly minN: number
+  ) {
     const v = words.vocab
     const ids = words.ids
     const W = ids.length
@@ -590,7 +598,7 @@ const allDuplicateCharsGlued = (g: Glued, n: number, textLen = 0, frac = 0): num
       slot = (slot + 1) & mask
     }
     if (seen) {
-      repeated += len
+      repeated += g.cpStart[p + n]! - g.cpStart[p]!
       if (textLen > 0 && repeated / textLen > frac) return repeated
       idx = p + n
     } else {
@@ -685,14 +693,9 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     const ids = words.ids
     const W = ids.length
     const flags = words.vocab.flags
-    let plain = true
-    for (let k = 0; k < W; k++) {
-      if ((flags[ids[k]!]! & (WORD_SURROGATE | WORD_SPACE)) !== 0) {
-        plain = false
-        break
-      }
-    }
-    if (plain) {
+    let any = 0
+    for (let k = 0; k < W; k++) any |= flags[ids[k]!]!
+    if ((any & (WORD_SPACE | WORD_SURROGATE_EDGE)) === 0) {
       const cp = cpPrefix(words)
       if (idScratch.length < W) idScratch = new Int32Array(W * 2)
       const nIds = localWordIds(words, idScratch)
@@ -704,7 +707,8 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
         }
       }
       if (o.dupNGrams.length > 0) {
-        const glued = new Glued(words, cp, idScratch, minDupN)
+        const units = (any & WORD_SURROGATE) === 0 ? cp : unitPrefix(words)
+        const glued = new Glued(words, units, cp, idScratch, minDupN)
         for (const [n, nFrac] of o.dupNGrams) {
           if (frac(allDuplicateCharsGlued(glued, n, textLen, nFrac)) > nFrac) return drop(`duplicated_${n}_n_grams`)
         }
@@ -742,21 +746,33 @@ const cpPrefix = (words: Words): Int32Array => {
   for (let i = 0; i < ids.length; i++) cp[i + 1] = cp[i]! + cps[ids[i]!]!
   return cp
 }
+/** units[i]: UTF-16 units of the first i words. */
+let unitScratch = new Int32Array(1024)
+const unitPrefix = (words: Words): Int32Array => {
+  const ids = words.ids
+  if (unitScratch.length < ids.length + 1) unitScratch = new Int32Array((ids.length + 1) * 2)
+  const u = unitScratch
+  const units = words.vocab.units
+  u[0] = 0
+  for (let i = 0; i < ids.length; i++) u[i + 1] = u[i]! + units[ids[i]!]!
+  return u
+}
 const plainWords = (words: Words): boolean => {
-  for (const id of words.ids) if ((words.vocab.flags[id]! & (WORD_SURROGATE | WORD_SPACE)) !== 0) return false
+  for (const id of words.ids) if ((words.vocab.flags[id]! & (WORD_SURROGATE_EDGE | WORD_SPACE)) !== 0) return false
   return true
 }
-/** The filter's numbered `find_top_duplicate` (words without surrogates or spaces), exposed for tests. */
+/** The filter's numbered `find_top_duplicate` (words without spaces or lone surrogates), exposed for tests. */
 export const topDuplicateCharsOfWords = (words: Words, n: number): number => {
-  if (!plainWords(words)) throw new Error("topDuplicateCharsOfWords: words with surrogates or spaces")
+  if (!plainWords(words)) throw new Error("topDuplicateCharsOfWords: words with spaces or lone surrogates")
   const local = new Int32Array(words.length)
   const nIds = localWordIds(words, local)
   return topDuplicateCharsIds(new GramIds(local, words.length, nIds), cpPrefix(words), n)
 }
-/** The filter's `find_all_duplicate` over a Glued index (words without surrogates or spaces), exposed for tests. */
+/** The filter's `find_all_duplicate` over a Glued index (words without spaces or lone surrogates), exposed for tests. */
 export const allDuplicateCharsOfWords = (words: Words, n: number): number => {
-  if (!plainWords(words)) throw new Error("allDuplicateCharsOfWords: words with surrogates or spaces")
+  if (!plainWords(words)) throw new Error("allDuplicateCharsOfWords: words with spaces or lone surrogates")
   const local = new Int32Array(words.length)
   localWordIds(words, local)
-  return allDuplicateCharsGlued(new Glued(words, cpPrefix(words), local, n), n)
+  const cp = cpPrefix(words).slice()
+  return allDuplicateCharsGlued(new Glued(words, unitPrefix(words), cp, local, n), n)
 }

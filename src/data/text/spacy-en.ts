@@ -578,6 +578,11 @@ export const WORD_SURROGATE = 4
 export const WORD_SPACE = 8
 /** The piece (whitespace) has a `str.splitlines` boundary other than "\n" (\r \v \f \x1c-\x1e \x85 \u2028 \u2029). */
 export const PIECE_RARE_LINE_BREAK = 16
+/**
+ * The piece starts with a low surrogate or ends with a high one (a lone half of a pair): joined to a neighbour it
+ * could make a pair, and then code points of a join are not the sum of the pieces'.
+ */
+export const WORD_SURROGATE_EDGE = 32
 
 /** Base of the polynomial hash of Vocab.hash (mod 2^32, over UTF-16 units). */
 export const HASH_BASE = 0x01000193
@@ -612,6 +617,8 @@ export class Vocab {
   flags = new Uint8Array(1024)
   /** `pyLen(text)` */
   cp = new Int32Array(1024)
+  /** `text.length` (UTF-16 units) */
+  units = new Int32Array(1024)
   /** sum of text[k] * HASH_BASE^(len-1-k), mod 2^32 */
   hash = new Int32Array(1024)
   /** HASH_BASE^len mod 2^32 */
@@ -652,6 +659,7 @@ export class Vocab {
       this.cls = grownUint8(this.cls, need)
       this.flags = grownUint8(this.flags, need)
       this.cp = grownInt32(this.cp, need)
+      this.units = grownInt32(this.units, need)
       this.hash = grownInt32(this.hash, need)
       this.pw = grownInt32(this.pw, need)
       this.head = grownInt32(this.head, this.cls.length * HEAD_CHARS)
@@ -675,8 +683,13 @@ export class Vocab {
     this.hash[id] = h
     this.pw[id] = pw
     this.cp[id] = pyLen(t)
+    this.units[id] = t.length
+    const first = t.charCodeAt(0)
+    const last = t.charCodeAt(t.length - 1)
+    const edge = (first >= 0xdc00 && first <= 0xdfff) || (last >= 0xd800 && last <= 0xdbff)
     this.flags[id] = (hasNonPunctuation(t) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(t) ? WORD_ALPHA : 0) |
-      (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0) | (onlyNewlineBreaks(t) ? 0 : PIECE_RARE_LINE_BREAK)
+      (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0) | (onlyNewlineBreaks(t) ? 0 : PIECE_RARE_LINE_BREAK) |
+      (edge ? WORD_SURROGATE_EDGE : 0)
     this.mark[id] = 0
     const stripped = pyStrip(t)
     // Computed before the store: numbering the stripped text may grow (replace) the arrays.
