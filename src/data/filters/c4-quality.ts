@@ -1,7 +1,7 @@
 import type { Document } from "../Document.ts"
-import { countSentencesAndWords, documentTokens, rememberWords, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
+import { countSentencesAndWords, documentTokens, memoizedTokens, rememberWords, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
 import { isPyLineBreakCode, isPySpaceCode, pyLen, pyStrip } from "../text/pytext.ts"
-import { type DocTokens, sentenceStarts, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
+import { type DocTokens, sentenceStarts, SPAN_C4_LOWER_HINT, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -138,6 +138,9 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
   const lowerChecksFor = (text: string): boolean => {
     if (!(o.filterLoremIpsum || o.filterJavascript || o.filterPolicy)) return false
     if (text.includes("[")) return true
+    // The tokens already know whether any run of the text has a phrase's first word (SPAN_C4_LOWER_HINT).
+    const tokens = memoizedTokens(text)
+    if (tokens !== null) return (tokens.flags & SPAN_C4_LOWER_HINT) !== 0
     return LOWER_HINTS.test(text)
   }
   const decideLines = (doc: Document) => {

@@ -93,6 +93,8 @@ export const rememberWords = (text: string, words: Words): void => {
   const e = recent.get(text) ?? recentEntry(text)
   e.words ??= words
 }
+/** The memoized tokens of `text`, without tokenizing it when there are none. */
+export const memoizedTokens = (text: string): DocTokens | null => recent.get(text)?.tokens ?? null
 /** Whether `text` has a UTF-16 surrogate, from its memoized tokens or words when there are some. */
 export const textHasSurrogate = (text: string): boolean => {
   const e = recent.get(text)

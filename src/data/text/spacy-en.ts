@@ -583,6 +583,18 @@ export const PIECE_RARE_LINE_BREAK = 16
  * could make a pair, and then code points of a join are not the sum of the pieces'.
  */
 export const WORD_SURROGATE_EDGE = 32
+/**
+ * The piece's lowercase has one of C4QualityFilter's phrases' first words ("lorem", "javascript", "terms",
+ * "policy", "cookie"). For a text: one of its whitespace-delimited runs has (set for the run when it splits into
+ * several pieces), so a text without it has none of C4's lowercased phrases.
+ */
+export const SPAN_C4_LOWER_HINT = 64
+const C4_HINT_WORDS = ["lorem", "javascript", "terms", "policy", "cookie"]
+/** Flags that belong to a whole span's text rather than to each piece. */
+const spanFlags = (span: string): number => {
+  const lower = span.toLowerCase()
+  return C4_HINT_WORDS.some((w) => lower.includes(w)) ? SPAN_C4_LOWER_HINT : 0
+}
 
 /** Base of the polynomial hash of Vocab.hash (mod 2^32, over UTF-16 units). */
 export const HASH_BASE = 0x01000193
@@ -636,7 +648,7 @@ export class Vocab {
   readonly patternIds: Array<ReadonlyArray<Int32Array>> = []
   private readonly byText = new Map<string, number>()
   // Span table: 4 ints per slot — hash (0: empty), arena offset, length, value. A value >= 0 is the span's one
-  // piece; -(p + 1) points at multi[p] = count, then that many pieces.
+  // piece; -(p + 1) points at multi[p] = count, multi[p + 1] = the span's own flags (SPAN_FLAGS), then the pieces.
   spanBits = 14
   span = new Int32Array(4 << 14)
   spanCount = 0
@@ -689,7 +701,7 @@ export class Vocab {
     const edge = (first >= 0xdc00 && first <= 0xdfff) || (last >= 0xd800 && last <= 0xdbff)
     this.flags[id] = (hasNonPunctuation(t) ? WORD_NON_PUNCT : 0) | (hasPyAlpha(t) ? WORD_ALPHA : 0) |
       (surrogate ? WORD_SURROGATE : 0) | (space ? WORD_SPACE : 0) | (onlyNewlineBreaks(t) ? 0 : PIECE_RARE_LINE_BREAK) |
-      (edge ? WORD_SURROGATE_EDGE : 0)
+      (edge ? WORD_SURROGATE_EDGE : 0) | spanFlags(t)
     this.mark[id] = 0
     const stripped = pyStrip(t)
     // Computed before the store: numbering the stripped text may grow (replace) the arrays.
@@ -734,7 +746,7 @@ export class Vocab {
     if (value >= 0) return [this.text[value]!]
     const p = -value - 1
     const out: Array<string> = []
-    for (let k = 1; k <= this.multi[p]!; k++) out.push(this.text[this.multi[p + k]!]!)
+    for (let k = 0; k < this.multi[p]!; k++) out.push(this.text[this.multi[p + 2 + k]!]!)
     return out
   }
 
@@ -753,11 +765,12 @@ export class Vocab {
     if (pieces.length === 1) value = this.idOf(pieces[0]!)
     else {
       const ids = pieces.map((p) => this.idOf(p))
-      this.multi = grownInt32(this.multi, this.multiUsed + ids.length + 1)
+      this.multi = grownInt32(this.multi, this.multiUsed + ids.length + 2)
       const p = this.multiUsed
       this.multi[p] = ids.length
-      for (let k = 0; k < ids.length; k++) this.multi[p + 1 + k] = ids[k]!
-      this.multiUsed += ids.length + 1
+      this.multi[p + 1] = spanFlags(start === 0 && end === text.length ? text : text.slice(start, end))
+      for (let k = 0; k < ids.length; k++) this.multi[p + 2 + k] = ids[k]!
+      this.multiUsed += ids.length + 2
       value = -(p + 1)
     }
     const len = end - start
@@ -821,11 +834,14 @@ class TokenArrays {
   /** OR of the pieces' classes (cls) and of their flags. */
   any = 0
   flags = 0
+  /** OR of the flags of the spans that split into several pieces (a single piece's flags are the span's). */
+  spanFlags = 0
   reset(v: Vocab) {
     this.vocab = v
     this.n = 0
     this.any = 0
     this.flags = 0
+    this.spanFlags = 0
   }
   push(id: number, space: number, start: number) {
     if (this.n === this.ids.length) {
@@ -846,7 +862,8 @@ const pushSpan = (out: TokenArrays, v: Vocab, value: number, start: number) => {
     const multi = v.multi
     const p = -value - 1
     const count = multi[p]!
-    for (let k = 1; k <= count; k++) out.push(multi[p + k]!, 0, start)
+    out.spanFlags |= multi[p + 1]!
+    for (let k = 0; k < count; k++) out.push(multi[p + 2 + k]!, 0, start)
   }
 }
 
@@ -903,7 +920,7 @@ const scanAffixes = (text: string, out: TokenArrays) => {
     flags |= pieceFlags[ids[k]!]!
   }
   out.any = any
-  out.flags = flags
+  out.flags = flags | out.spanFlags
 }
 
 const scratch = new TokenArrays()
