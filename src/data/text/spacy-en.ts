@@ -406,6 +406,8 @@ const tokenizeSpan = (span: string, withSpecials: boolean): ReadonlyArray<string
 // spaCy caches span tokenizations too; a bounded cache (the span table below) keeps repeated words cheap.
 const CACHE_MAX = 500_000
 let vocabLimit = CACHE_MAX
+/** Characters a generation may hold (span keys and piece texts together). */
+const VOCAB_MAX_CHARS = 64_000_000
 
 /**
  * `Tokenizer._tokenize_affixes`: split on whitespace runs, except that one ordinary space after a token is
@@ -601,6 +603,12 @@ export const HASH_BASE = 0x01000193
 /** How many leading characters of each piece have their hash kept (Vocab.head). */
 export const HEAD_CHARS = 12
 
+/**
+ * `s` as a string of its own. A slice of 13 or more characters is, in V8, a view that keeps the whole string it was
+ * cut from alive: a piece cut from a document would pin that document for as long as the Vocab lives.
+ */
+const ownString = (s: string): string => (s.length < 13 ? s : Buffer.from(s, "utf16le").toString("utf16le"))
+
 const grownInt32 = (a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> => {
   if (need <= a.length) return a
   const b = new Int32Array(Math.max(need, a.length * 2))
@@ -659,9 +667,11 @@ export class Vocab {
   stamp = 0
 
   /** The number of piece `t`, adding it when new. */
-  idOf(t: string): number {
-    const found = this.byText.get(t)
+  idOf(piece: string): number {
+    const found = this.byText.get(piece)
     if (found !== undefined) return found
+    const t = ownString(piece)
+    this.pieceChars += t.length
     const id = this.size++
     this.byText.set(t, id)
     this.text.push(t)
@@ -716,8 +726,12 @@ export class Vocab {
     return made
   }
 
+  /** Characters held by the pieces' texts. */
+  pieceChars = 0
+
   get full(): boolean {
-    return this.spanCount >= vocabLimit || this.size >= vocabLimit
+    // Bounded by count, as spaCy's cache is, and by characters, so that very long runs cannot grow it without end.
+    return this.spanCount >= vocabLimit || this.size >= vocabLimit || this.arenaUsed + this.pieceChars > VOCAB_MAX_CHARS
   }
 
   /** The value of span text[start, end) (hash hk, never 0) when this generation knows it. */
