@@ -251,6 +251,77 @@ describe("GopherRepetition numbered and windowed n-gram statistics", () => {
   })
 })
 
+// datatrove's GopherRepetitionFilter.filter, straight from its definition (strings, sets, Counter-like maps).
+const gopherRepetitionReference = (text: string): string | null => {
+  const textLen = pyLen(text)
+  const frac = (n: number) => n / textLen
+  const dups = (xs: ReadonlyArray<string>) => {
+    const seen = new Set<string>()
+    let elements = 0
+    let chars = 0
+    for (const x of xs) {
+      if (seen.has(x)) {
+        elements++
+        chars += pyLen(x)
+      } else seen.add(x)
+    }
+    return [elements, chars] as const
+  }
+  const paragraphs = pyStrip(text).split(/\n{2,}/)
+  const [pd, pc] = dups(paragraphs)
+  if (pd / paragraphs.length > 0.3) return "dup_para_frac"
+  if (frac(pc) > 0.2) return "dup_para_char_frac"
+  const lines = text.split(/\n+/)
+  const [ld, lc] = dups(lines)
+  if (ld / lines.length > 0.3) return "dup_line_frac"
+  if (frac(lc) > 0.2) return "dup_line_char_frac"
+  const words = wordTokenizeReference(text)
+  for (const [n, f] of [[2, 0.2], [3, 0.18], [4, 0.16]] as const) {
+    if (words.length - n + 1 > 0 && frac(topDuplicateCharsSlow(words, n)) > f) return `top_${n}_gram`
+  }
+  for (const [n, f] of [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.1]] as const) {
+    if (frac(allDuplicateCharsSlow(words, n)) > f) return `duplicated_${n}_n_grams`
+  }
+  return null
+}
+
+describe("GopherRepetitionFilter against its straightforward definition", () => {
+  it("decides the same on generated texts, repetitive ones, astral characters and lone surrogates", () => {
+    const rnd = (() => {
+      let seed = 11
+      return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    })()
+    const vocabulary = ["the", "cat", "sat", "on", "mat", "😀", "a😀b", "𝔘𝔫𝔦", "x\ud83d", "\ude00y", "ab", "c", "a", "bc", ".", ","]
+    const cases: Array<string> = [...texts.slice(0, 200)]
+    for (let k = 0; k < 300; k++) {
+      // Short vocabularies repeat n-grams; lone halves of a pair meet across words when n-grams are glued.
+      const v = vocabulary.slice(0, 3 + Math.floor(rnd() * vocabulary.length))
+      const n = 20 + Math.floor(rnd() * 200)
+      let t = ""
+      for (let i = 0; i < n; i++) t += v[Math.floor(rnd() * v.length)]! + (rnd() < 0.1 ? "\n" : " ")
+      cases.push(t)
+    }
+    const reasons = new Map<string, number>()
+    for (const text of cases) {
+      if (pyLen(text) === 0) continue
+      const ours = GopherRepetitionFilter().filter({ id: "x", text, metadata: {} })
+      const expected = gopherRepetitionReference(text)
+      expect(ours._tag === "Keep" ? null : ours.reason, JSON.stringify(text.slice(0, 200))).toBe(expected)
+      reasons.set(String(expected), (reasons.get(String(expected)) ?? 0) + 1)
+    }
+    // A passage repeated after 63 filler words, with half a pair at the end of one word and the other half at the
+    // start of the next: glued into n-grams they make one character, so the 5-gram share is just under its
+    // threshold and the 6-gram rule is the one that drops (counting the halves apart would say 5).
+    const passage = ["x\ud83d", "\ude00y", ...Array.from({ length: 28 }, (_, i) => "p" + i.toString(36))]
+    const paired = [...passage, ...Array.from({ length: 63 }, (_, i) => "f" + i.toString(36)), ...passage].join(" ")
+    expect(gopherRepetitionReference(paired)).toBe("duplicated_6_n_grams")
+    expect(GopherRepetitionFilter().filter({ id: "x", text: paired, metadata: {} })).toEqual({ _tag: "Drop", reason: "duplicated_6_n_grams" })
+    // The cases reach the n-gram rules, not only the line rules.
+    expect([...reasons.keys()].filter((r) => r.startsWith("top_") || r.startsWith("duplicated_")).length).toBeGreaterThan(2)
+    expect(() => topDuplicateCharsOfWords(Words.of(["x\ud83d", "\ude00y"]), 1)).toThrow()
+  })
+})
+
 describe("find_duplicates", () => {
   it("counts repeated elements and their characters as the plain set scan does", () => {
     const plain = (xs: ReadonlyArray<string>) => {
