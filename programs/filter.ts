@@ -7,8 +7,9 @@
  *       [--dedup-index INDEX_DIR [--dedup-index-only]] [--build-index NAME]     (with --dedup minhash)
  *
  * Kept documents go to OUT/kept/, dropped ones to EXCLUSIONS/<filter>/ with metadata.filter_reason (dedup adds
- * duplicate_of), stats to OUT/stats.json, per-task logs to OUT/logs/<stage>/. Every input document ends up in
- * exactly one of them, under its original id. Rerunning the same command resumes: finished tasks are skipped.
+ * duplicate_of), stats to OUT/stats.json, a report for a person to OUT/report.md (funnel, reasons, dropped
+ * examples), per-task logs to OUT/logs/<stage>/. Every input document ends up in exactly one of them, under its
+ * original id. Rerunning the same command resumes: finished tasks are skipped.
  * The `task` subcommand is what the executor's worker processes run.
  *
  * MinHash indexes (datatrove's format): --dedup-index also drops documents whose bucket signature is in an index
@@ -41,6 +42,7 @@ import {
 } from "../src/data/fineweb.ts"
 import { resolveInputs } from "../src/data/io/readers.ts"
 import { writeFileAtomic } from "../src/data/dedup/files.ts"
+import { dropExamples, filterRunReport, runStages } from "../src/data/run-report.ts"
 
 const script = fileURLToPath(import.meta.url)
 
@@ -138,10 +140,15 @@ const run = Command.make(
         }
       })
       const stats = mergeRunStats(config, jobs)
+      const seconds = (performance.now() - started) / 1000
       yield* Console.log(summaryTable(config, stats))
+      // The report a person reads: funnel, reasons, and a few dropped documents per reason.
+      const examples = yield* Effect.promise(() => dropExamples(config.exclusions, stats, runStages(config)))
+      const reportFile = path.join(output, "report.md")
+      writeFileAtomic(reportFile, filterRunReport({ config, stats, seconds, inputBytes: plainBytes, examples }) + "\n")
       const indexOut = indexOutputFolder(config)
       yield* Console.log(
-        `\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}` +
+        `\nDone in ${seconds.toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}, report → ${reportFile}` +
           (indexOut === undefined ? "" : `, index ${config.minhashBuildIndex} → ${indexOut}`)
       )
     })

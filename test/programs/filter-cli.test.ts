@@ -50,6 +50,16 @@ describe("programs/filter.ts", () => {
     expect(duplicate.metadata?.["filter_reason"]).toBe("exact_duplicate")
     expect(["good-3", "copy-of-good-3"]).toContain(duplicate.metadata?.["duplicate_of"])
     expect(existsSync(join(dir, "out", "stats.json"))).toBe(true)
+    // The report a person reads: the funnel of every stage, each drop reason, and dropped documents as examples.
+    const report = readFileSync(join(dir, "out", "report.md"), "utf8")
+    expect(report).toContain("## Funnel")
+    for (const stage of ["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality", "exact"]) {
+      expect(report).toMatch(new RegExp(`\\| ${stage} \\| \\d+ \\| \\d+ \\|`))
+    }
+    expect(report).toContain(`\`${reasonOf("too-short")}\``)
+    expect(report).toContain("`exact_duplicate`")
+    expect(report).toContain(`Kept ${kept.length} of ${docs.length} documents`)
+    expect(report).toContain("**bullets**")
 
     // Rerunning the same command skips finished tasks and changes nothing.
     const before = readJsonlDir(join(dir, "out", "kept")).length
