@@ -256,4 +256,38 @@ describe("filter chain as a Stream transformer", () => {
       expect(dropped.map((d) => [d.id, d.metadata["filter_reason"]])).toEqual([["bad", "too_few_sentences"]])
       expect(stats.stages["c4_quality"]).toEqual({ total: 2, forwarded: 1, dropped: 1, dropped_too_few_sentences: 1 })
     }))
+
+  it.effect("takes each document through the whole chain in turn, over many chunks, in order", () =>
+    Effect.gen(function*() {
+      // 1,000 documents (several internal chunks): multiples of 3 dropped by the first filter, of 5 by the second.
+      const docs = Array.from({ length: 1000 }, (_, i) => makeDocument(String(i), `doc ${i}`))
+      const trace: Array<string> = []
+      const firstOut: Array<Document> = []
+      const secondOut: Array<Document> = []
+      const stats = new StatsCollector()
+      const out = yield* Stream.fromIterable(docs).pipe(
+        applyFilters([
+          {
+            filter: LambdaFilter((d) => (trace.push(`a${d.id}`), Number(d.id) % 3 !== 0), "three"),
+            exclusion: { write: (ds) => Effect.sync(() => firstOut.push(...ds)) }
+          },
+          {
+            filter: LambdaFilter((d) => (trace.push(`b${d.id}`), Number(d.id) % 5 !== 0), "five"),
+            exclusion: { write: (ds) => Effect.sync(() => secondOut.push(...ds)) }
+          }
+        ], stats),
+        Stream.runCollect
+      )
+      const ids = (ds: ReadonlyArray<Document>) => ds.map((d) => Number(d.id))
+      expect(ids(out)).toEqual(docs.map((_, i) => i).filter((i) => i % 3 !== 0 && i % 5 !== 0))
+      expect(ids(firstOut)).toEqual(docs.map((_, i) => i).filter((i) => i % 3 === 0))
+      expect(ids(secondOut)).toEqual(docs.map((_, i) => i).filter((i) => i % 3 !== 0 && i % 5 === 0))
+      expect(secondOut.every((d) => d.metadata["filter_reason"] === "five")).toBe(true)
+      // The second filter sees a document right after the first one kept it.
+      for (let i = 1; i < 1000; i++) {
+        if (i % 3 !== 0) expect(trace[trace.indexOf(`a${i}`) + 1]).toBe(`b${i}`)
+      }
+      expect(stats.stages["three"]).toEqual({ total: 1000, forwarded: 666, dropped: 334, dropped_three: 334 })
+      expect(stats.stages["five"]!["total"]).toBe(666)
+    }))
 })
