@@ -132,12 +132,17 @@ export const runStage = (c: FilterRunConfig, stage: StageName, ctx: TaskContext)
     const writer = (folder: string) => makeWriter({ folder, format, compression, rank })
     let docs = 0
     let bytes = 0
+    // Counted a chunk at a time (the readers hand documents one by one; one Effect step per chunk, not per document).
     const counted = <E, R>(s: Stream.Stream<Document, E, R>) =>
-      s.pipe(Stream.tap((d) => Effect.sync(() => {
-        docs++
-        bytes += Buffer.byteLength(d.text)
-        ctx.progress(docs, bytes)
-      })))
+      s.pipe(
+        Stream.rechunk(256),
+        Stream.mapArray((chunk) => {
+          docs += chunk.length
+          for (const d of chunk) bytes += Buffer.byteLength(d.text)
+          ctx.progress(docs, bytes)
+          return chunk
+        })
+      )
     const writeAll = <E, R>(s: Stream.Stream<Document, E, R>, folder: string, fixedName?: string) =>
       Effect.gen(function*() {
         const w = yield* (fixedName === undefined ? writer(folder) : makeWriter({ folder, format: "jsonl", rank, template: fixedName }))
@@ -160,7 +165,10 @@ export const runStage = (c: FilterRunConfig, stage: StageName, ctx: TaskContext)
           ...(c.limit === undefined ? {} : { limit: c.limit })
         }).pipe(
           counted,
-          Stream.tap(() => Effect.sync(() => stats.add("reader", "documents"))),
+          Stream.mapArray((chunk) => {
+            stats.add("reader", "documents", chunk.length)
+            return chunk
+          }),
           applyFilters(chain, stats)
         )
         if (c.dedup === "none") return yield* writeAll(survivors, path.join(c.output, "kept"))
