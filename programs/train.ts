@@ -7,7 +7,8 @@
  * --data is an ids JSONL file (each line {"ids": [...]} one pre-packed sequence of seq_len + 1 tokens, used in
  * file order), a folder of token shards (programs/tokenizer.ts shard), or a mixture
  * `web=0.9:shards/web,code=0.1:shards/code` sampled by token share with --seed.
- * Writes OUT/metrics.jsonl (every step) and OUT/checkpoints/step-N (HF folder + trainer state).
+ * Writes OUT/metrics.jsonl (every step) and OUT/checkpoints/step-N (HF folder + trainer state). With
+ * --tokenizer tokenizer.json every checkpoint also holds the tokenizer, so transformers' AutoTokenizer loads it.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, FileSystem, Option, Stream } from "effect"
@@ -66,7 +67,14 @@ const command = Command.make(
     out: Flag.String("out"),
     saveEvery: Flag.Int("save-every").pipe(Flag.withDescription("Checkpoint every N steps (0: only at the end)"), Flag.withDefault(0)),
     saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(Flag.withDefault("f32" as const)),
-    resume: Flag.Boolean("resume").pipe(Flag.withDescription("Continue from the newest checkpoint in --out"), Flag.withDefault(false))
+    resume: Flag.Boolean("resume").pipe(Flag.withDescription("Continue from the newest checkpoint in --out"), Flag.withDefault(false)),
+    tokenizer: Flag.String("tokenizer").pipe(
+      Flag.withDescription(
+        "A tokenizer.json to put in every checkpoint (with tokenizer_config.json and special_tokens_map.json); " +
+          "without it a resumed run keeps its checkpoint's tokenizer"
+      ),
+      Flag.optional
+    )
   },
   (a) =>
     Effect.gen(function*() {
@@ -93,7 +101,8 @@ const command = Command.make(
         optimizer: { ...smollm2AdamW, weightDecay: a.weightDecay, clip: a.clip },
         saveEvery: a.saveEvery,
         saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16",
-        resume: a.resume
+        resume: a.resume,
+        ...(Option.isSome(a.tokenizer) ? { tokenizer: a.tokenizer.value } : {})
       }).pipe(
         Stream.runForEach((m) =>
           Effect.sync(() => {

@@ -2,10 +2,12 @@ import { Effect, FileSystem, Path, type PlatformError, Schema } from "effect"
 import { configFromHf, configToHf, type LlamaConfig, ModelConfigError } from "./config.ts"
 import { elementCount, parameterSpecs, type Weights } from "./parameters.ts"
 import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts"
+import { generationConfigJson } from "./tokenizer-files.ts"
 
 /**
  * A Hugging Face model folder: `config.json` plus `model.safetensors`, or shards listed in
- * `model.safetensors.index.json`. Loads released SmolLM2 checkpoints; writes folders `transformers` loads.
+ * `model.safetensors.index.json`. Loads released SmolLM2 checkpoints; writes folders `transformers` loads, with a
+ * `generation_config.json` (tokenizer files, when wanted, come in through `extraFiles`: see `tokenizer-files.ts`).
  */
 export interface HfModel {
   readonly config: LlamaConfig
@@ -76,7 +78,7 @@ export interface SaveOptions {
   readonly dtype?: "float32" | "bfloat16"
   /** Split into shards of at most this many bytes (transformers' default is 5 GB). */
   readonly maxShardBytes?: number
-  /** Extra files to place in the folder (e.g. trainer_state.json), written in the same atomic step. */
+  /** Extra files to place in the folder (e.g. trainer_state.json, tokenizer files), written in the same atomic step. */
   readonly extraFiles?: ReadonlyMap<string, Uint8Array | string>
 }
 
@@ -125,6 +127,7 @@ export const hfModelFiles = (model: HfModel, options: SaveOptions = {}): Map<str
   }
   const files = new Map<string, Uint8Array | string>()
   files.set("config.json", JSON.stringify(configToHf(model.config, dtype), null, 2) + "\n")
+  files.set("generation_config.json", generationConfigJson(model.config))
   if (shards.length === 1) files.set("model.safetensors", encodeSafetensors(shards[0]!, st))
   else {
     const weightMap: Record<string, string> = {}

@@ -6,6 +6,7 @@ import { type LlamaConfig, parameterCount } from "../model/config.ts"
 import { makeLlamaGpu } from "../model/llama.gpu.ts"
 import { initWeights, parameterSpecs } from "../model/parameters.ts"
 import { encodeSafetensors, parseSafetensors } from "../model/safetensors.ts"
+import { readTokenizerFiles, type TokenizerFilesError } from "../model/tokenizer-files.ts"
 import { decodeMixturePosition, makeMixture, type MixtureError, type MixturePosition, type MixtureSource } from "../data/mixture/Mixture.ts"
 import type { ShardError } from "../data/shards/format.ts"
 import { idsJsonlBatches, type TokenBatch, TrainingDataError } from "./data.ts"
@@ -20,7 +21,15 @@ export class ResumeError extends Schema.TaggedError<ResumeError>()("ResumeError"
   message: Schema.String
 }) {}
 
-export type TrainError = GpuError | CheckpointError | TrainingDataError | TrainingDiverged | ResumeError | ShardError | MixtureError
+export type TrainError =
+  | GpuError
+  | CheckpointError
+  | TrainingDataError
+  | TrainingDiverged
+  | ResumeError
+  | ShardError
+  | MixtureError
+  | TokenizerFilesError
 
 /**
  * Where the tokens come from: an ids JSONL file of pre-packed sequences (in file order), or the stage's
@@ -50,6 +59,12 @@ export interface TrainOptions {
   readonly saveDtype: "float32" | "bfloat16"
   /** Continue from the newest checkpoint in `out` if there is one. */
   readonly resume: boolean
+  /**
+   * A `tokenizer.json` to put in every checkpoint, byte for byte, with the `tokenizer_config.json` and
+   * `special_tokens_map.json` that `AutoTokenizer.from_pretrained` needs (checked against the model config before
+   * the first step). Unset, a resumed run keeps the tokenizer of the checkpoint it resumes from, if that has one.
+   */
+  readonly tokenizer?: string
   /** Split tensors larger than this across bindings (default: the device's limit); tests lower it. */
   readonly maxBindingBytes?: number
 }
@@ -190,7 +205,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
           message: `${resumeFrom} was written with ${mismatch.map(([n, a, b]) => `${n} ${a} (now ${b})`).join(", ")}; resuming would not continue the same run`
         })
       }
-      yield* Effect.logInfo(`Resuming from ${resumeFrom} at step ${state.step}, data position ${state.data_position}`)
+      yield* Effect.logInfo(`Resuming from ${resumeFrom} at step ${state.step}, data position ${JSON.stringify(state.data_position)}`)
     } else if (o.init._tag === "HfFolder") {
       const loaded = yield* loadHfModel(o.init.dir)
       config = loaded.config
@@ -200,6 +215,12 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       weights = initWeights(config, o.init.seed)
     }
     const startStep = state?.step ?? 0
+
+    // Read once, before any step, so a tokenizer that does not fit the model stops the run before it starts.
+    const tokenizerPath = o.tokenizer ??
+      (resumeFrom !== undefined && (yield* fs.exists(path.join(resumeFrom, "tokenizer.json"))) ? path.join(resumeFrom, "tokenizer.json") : undefined)
+    const tokenizerFiles = tokenizerPath === undefined ? new Map<string, string | Uint8Array>() : yield* readTokenizerFiles(tokenizerPath, config)
+    if (tokenizerPath !== undefined) yield* Effect.logInfo(`Checkpoints include the tokenizer ${tokenizerPath}`)
 
     // Metrics of steps after the checkpoint are about to be recomputed: drop them so each step appears once.
     if (yield* fs.exists(metricsPath)) {
@@ -268,6 +289,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       const files = hfModelFiles({ config, weights: current }, {
         dtype: o.saveDtype,
         extraFiles: new Map<string, string | Uint8Array>([
+          ...tokenizerFiles,
           ["trainer_state.json", JSON.stringify(trainerState, null, 2) + "\n"],
           ["trainer_state.safetensors", encodeSafetensors(extra, "F32")]
         ])

@@ -15,6 +15,7 @@ import { initWeights, parameterSpecs } from "../../src/model/parameters.ts"
 import { smollm2AdamW } from "../../src/train/optimizer.ts"
 import { learningRate, type ScheduleOptions } from "../../src/train/schedule.ts"
 import { type TrainOptions, train } from "../../src/train/trainer.ts"
+import { trainBpe, WordCounter } from "../../src/data/tokenizer/train.ts"
 import { expectClose } from "../support/compare.ts"
 import { microConfig, tokenIds } from "../support/models.ts"
 
@@ -25,6 +26,14 @@ const writeIds = (path: string, lines: number, seqLen: number, vocab: number, se
   writeFileSync(path, Array.from({ length: lines }, (_, i) => JSON.stringify({ ids: tokenIds(seqLen + 1, vocab, seed + i) }) + "\n").join(""))
 
 const runTrain = (o: TrainOptions) => Stream.runCollect(train(o))
+
+/** A small tokenizer.json with SmolLM2's first special tokens (id 0 is <|endoftext|>, the tiny preset's BOS/EOS). */
+const writeTokenizer = (path: string, vocabSize = 400) => {
+  const counter = new WordCounter()
+  for (let i = 0; i < 40; i++) counter.add(`The cat sat on the mat, ${i} times. Hello world, said the program.`)
+  writeFileSync(path, JSON.stringify(trainBpe(counter, { vocabSize, specialTokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] }), null, 2))
+}
+const tokenizerFileNames = ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
 
 describe("the training loop", () => {
   for (const maxBindingBytes of [undefined, 1024]) it.effect(`3 AdamW steps with accumulation and clipping match an independent f64 implementation${maxBindingBytes === undefined ? "" : " (tensors split across 1 KiB bindings)"}`, () =>
@@ -86,9 +95,11 @@ describe("the training loop", () => {
       const dir = temp()
       const [seq, steps] = [16, 160]
       writeIds(join(dir, "ids.jsonl"), steps * 2, seq, presets.tiny.vocabSize, 7)
+      writeTokenizer(join(dir, "tokenizer.json"))
       const args = (out: string) => [
         "programs/train.ts", "--preset", "tiny", "--data", join(dir, "ids.jsonl"), "--seq-len", String(seq), "--batch-size", "2",
-        "--steps", String(steps), "--lr", "3e-3", "--warmup", "10", "--save-every", "8", "--seed", "3", "--out", out
+        "--steps", String(steps), "--lr", "3e-3", "--warmup", "10", "--save-every", "8", "--seed", "3", "--out", out,
+        "--tokenizer", join(dir, "tokenizer.json")
       ]
       // Node itself with tsx as an import hook: one process, so SIGKILL hits the trainer (the tsx CLI would
       // run it in a child that outlives the kill).
@@ -122,11 +133,12 @@ describe("the training loop", () => {
       )
       expect(whole).toBe(0)
       const final = `step-${String(steps).padStart(8, "0")}`
-      for (const file of ["model.safetensors", "trainer_state.safetensors"]) {
+      for (const file of ["model.safetensors", "trainer_state.safetensors", "generation_config.json", ...tokenizerFileNames]) {
         const a = readFileSync(join(dir, "killed", "checkpoints", final, file))
         const b = readFileSync(join(dir, "whole", "checkpoints", final, file))
         expect(a.equals(b), `${file} differs between the resumed and the uninterrupted run`).toBe(true)
       }
+      expect(readFileSync(join(dir, "whole", "checkpoints", final, "tokenizer.json")).equals(readFileSync(join(dir, "tokenizer.json")))).toBe(true)
       // Every step's metrics appear exactly once, in order, despite the kill.
       const stepsLogged = readFileSync(join(dir, "killed", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { step: number }).step)
       expect(stepsLogged).toEqual(Array.from({ length: steps }, (_, i) => i + 1))
@@ -212,6 +224,57 @@ describe("the training loop", () => {
       })
       expect(metrics.map((m) => m.step)).toEqual([1, 2])
       expect(readdirSync(join(dir, "run", "checkpoints"))).toEqual(["step-00000002"])
+    }).pipe(Effect.provide(services)))
+
+  it.effect("every checkpoint holds the tokenizer when given one (a resumed run keeps it); without one only generation_config.json is added", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      writeIds(join(dir, "ids.jsonl"), 8, 8, config.vocabSize, 5)
+      writeTokenizer(join(dir, "tokenizer.json"))
+      const options = (out: string, steps: number, resume: boolean, tokenizer?: string): TrainOptions => ({
+        out, init: { _tag: "Config", config, seed: 1 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 3, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 1, saveDtype: "float32", resume, ...(tokenizer === undefined ? {} : { tokenizer })
+      })
+      const source = readFileSync(join(dir, "tokenizer.json"))
+      const base = ["config.json", "generation_config.json", "model.safetensors", "trainer_state.json", "trainer_state.safetensors"]
+      yield* runTrain(options(join(dir, "with"), 2, false, join(dir, "tokenizer.json")))
+      // Resumed without the option: the tokenizer of the checkpoint it resumes from goes on into the next ones.
+      yield* runTrain(options(join(dir, "with"), 3, true))
+      for (const step of ["step-00000001", "step-00000002", "step-00000003"]) {
+        const ckpt = join(dir, "with", "checkpoints", step)
+        expect(readdirSync(ckpt).sort(), step).toEqual([...base, ...tokenizerFileNames].sort())
+        expect(readFileSync(join(ckpt, "tokenizer.json")).equals(source), step).toBe(true)
+        const tc = JSON.parse(readFileSync(join(ckpt, "tokenizer_config.json"), "utf8")) as Record<string, unknown>
+        expect(tc).toMatchObject({
+          tokenizer_class: "PreTrainedTokenizerFast", model_max_length: config.maxPositionEmbeddings, bos_token: "<|endoftext|>",
+          eos_token: "<|endoftext|>", add_bos_token: false, add_eos_token: false, clean_up_tokenization_spaces: false
+        })
+        expect(JSON.parse(readFileSync(join(ckpt, "generation_config.json"), "utf8"))).toEqual({ bos_token_id: 0, eos_token_id: 0 })
+      }
+
+      yield* runTrain(options(join(dir, "without"), 2, false))
+      for (const step of ["step-00000001", "step-00000002"]) {
+        expect(readdirSync(join(dir, "without", "checkpoints", step)).sort()).toEqual(base)
+      }
+      // The same weights either way: the tokenizer only adds files.
+      for (const file of ["model.safetensors", "trainer_state.safetensors", "trainer_state.json"]) {
+        const a = readFileSync(join(dir, "with", "checkpoints", "step-00000002", file))
+        const b = readFileSync(join(dir, "without", "checkpoints", "step-00000002", file))
+        expect(a.equals(b), file).toBe(true)
+      }
+
+      // A tokenizer that does not fit the model (3 special tokens, 256 bytes and its merges in a vocabulary of 260)
+      // stops the run before its first step.
+      const misfit = yield* Effect.flip(runTrain({
+        ...options(join(dir, "misfit"), 2, false, join(dir, "tokenizer.json")), init: { _tag: "Config", config: { ...config, vocabSize: 260 }, seed: 1 }
+      }))
+      expect(misfit._tag).toBe("TokenizerFilesError")
+      expect(misfit.message).toMatch(/tokenizer\.json: the tokenizer has ids up to \d+, past the model's vocabulary of 260/)
+      expect(readdirSync(join(dir, "misfit", "checkpoints"))).toEqual([])
+      expect(existsSync(join(dir, "misfit", "metrics.jsonl"))).toBe(false)
     }).pipe(Effect.provide(services)))
 
   it.effect("a damaged checkpoint is a ResumeError naming the file, not a crash", () =>
