@@ -252,21 +252,24 @@ describe("GopherRepetition numbered and windowed n-gram statistics", () => {
 })
 
 // datatrove's GopherRepetitionFilter.filter, straight from its definition (strings, sets, Counter-like maps).
+/** `find_duplicates` as datatrove writes it: elements seen before, and their characters. */
+const findDuplicatesPlain = (xs: ReadonlyArray<string>) => {
+  const seen = new Set<string>()
+  let elements = 0
+  let chars = 0
+  for (const x of xs) {
+    if (seen.has(x)) {
+      elements++
+      chars += pyLen(x)
+    } else seen.add(x)
+  }
+  return [elements, chars] as const
+}
+
 const gopherRepetitionReference = (text: string): string | null => {
   const textLen = pyLen(text)
   const frac = (n: number) => n / textLen
-  const dups = (xs: ReadonlyArray<string>) => {
-    const seen = new Set<string>()
-    let elements = 0
-    let chars = 0
-    for (const x of xs) {
-      if (seen.has(x)) {
-        elements++
-        chars += pyLen(x)
-      } else seen.add(x)
-    }
-    return [elements, chars] as const
-  }
+  const dups = findDuplicatesPlain
   const paragraphs = pyStrip(text).split(/\n{2,}/)
   const [pd, pc] = dups(paragraphs)
   if (pd / paragraphs.length > 0.3) return "dup_para_frac"
@@ -324,21 +327,9 @@ describe("GopherRepetitionFilter against its straightforward definition", () => 
 
 describe("find_duplicates", () => {
   it("counts repeated elements and their characters as the plain set scan does", () => {
-    const plain = (xs: ReadonlyArray<string>) => {
-      const seen = new Set<string>()
-      let elements = 0
-      let chars = 0
-      for (const x of xs) {
-        if (seen.has(x)) {
-          elements++
-          chars += pyLen(x)
-        } else seen.add(x)
-      }
-      return [elements, chars]
-    }
     const lists: Array<ReadonlyArray<string>> = [[], ["a"], ["ab", "ba", "ab", "c", "ab", "😀", "😀", "ba"]]
     for (const text of texts.slice(0, 300)) lists.push(text.split("\n"), text.split(" "))
-    for (const xs of lists) expect(findDuplicates(xs)).toEqual(plain(xs))
+    for (const xs of lists) expect(findDuplicates(xs)).toEqual(findDuplicatesPlain(xs))
     // Lines as GopherRepetitionFilter cuts them (runs of "\n" are one break): a document of repeated lines drops.
     const doc = { id: "x", text: "one line here\n\n\ntwo\none line here\nthree\none line here\nfour", metadata: {} }
     expect(GopherRepetitionFilter().filter(doc)).toEqual({ _tag: "Drop", reason: "dup_line_frac" })

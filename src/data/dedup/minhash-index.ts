@@ -20,7 +20,7 @@ import { ConfigError, type WriteError } from "../errors.ts"
 import type { StatsCollector } from "../stats.ts"
 import { AtomicFile, pad, wrapConfig, wrapWrite } from "./files.ts"
 import { ReaderHeap, RecordReader } from "./merge.ts"
-import { checkIndexName, defaultMinhashConfig, indexPath, type MinhashConfig } from "./minhash.ts"
+import { bucketSignatureOrder, checkIndexName, defaultMinhashConfig, indexPath, type MinhashConfig } from "./minhash.ts"
 
 export interface MinhashBuildIndexOptions {
   /** Stage 1's folder (bucket_<b>/<rank>.minhash.sig). */
@@ -64,16 +64,7 @@ export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<vo
     yield* wrapWrite(file, () => {
       const out = new AtomicFile(file)
       try {
-        /** Bucket signatures at two offsets, hashes compared as (hi, lo) word pairs. */
-        const cmpSig = (da: Uint32Array, oa: number, db: Uint32Array, ob: number): number => {
-          for (let k = 0; k < config.hashesPerBucket; k++) {
-            const ha = da[oa + 2 * k + 1]!, hb = db[ob + 2 * k + 1]!
-            if (ha !== hb) return ha < hb ? -1 : 1
-            const la = da[oa + 2 * k]!, lb = db[ob + 2 * k]!
-            if (la !== lb) return la < lb ? -1 : 1
-          }
-          return 0
-        }
+        const cmpSig = bucketSignatureOrder(config.hashesPerBucket)
         // HashSig order: signature, then file_id (the reader's position), then doc_id.
         const heap = new ReaderHeap((x, y) => {
           const a = readers[x]!, b = readers[y]!

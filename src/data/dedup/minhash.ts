@@ -241,6 +241,18 @@ export const minOfPermutations = (
 // Stage 1: signatures
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Order of bucket signatures stored as (lo, hi) word pairs per hash, at offsets into two record buffers. */
+export const bucketSignatureOrder = (hashesPerBucket: number) =>
+(da: Uint32Array, oa: number, db: Uint32Array, ob: number): number => {
+  for (let k = 0; k < hashesPerBucket; k++) {
+    const ha = da[oa + 2 * k + 1]!, hb = db[ob + 2 * k + 1]!
+    if (ha !== hb) return ha < hb ? -1 : 1
+    const la = da[oa + 2 * k]!, lb = db[ob + 2 * k]!
+    if (la !== lb) return la < lb ? -1 : 1
+  }
+  return 0
+}
+
 export const sigPath = (folder: string, bucket: number, rank: number) =>
   path.join(folder, `bucket_${pad(bucket, 3)}`, `${pad(rank, 5)}.minhash.sig`)
 
@@ -506,16 +518,7 @@ export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, Co
           r.index = lo
         }
         const live = (i: number) => readers[i]!.index < readers[i]!.count && below(readers[i]!, readers[i]!.index, max)
-        /** Compares the bucket signatures (hashes as (hi, lo) word pairs) at two offsets. */
-        const cmpSig = (da: Uint32Array, oa: number, db: Uint32Array, ob: number): number => {
-          for (let k = 0; k < config.hashesPerBucket; k++) {
-            const ha = da[oa + 2 * k + 1]!, hb = db[ob + 2 * k + 1]!
-            if (ha !== hb) return ha < hb ? -1 : 1
-            const la = da[oa + 2 * k]!, lb = db[ob + 2 * k]!
-            if (la !== lb) return la < lb ? -1 : 1
-          }
-          return 0
-        }
+        const cmpSig = bucketSignatureOrder(config.hashesPerBucket)
         const less = (x: number, y: number): boolean => {
           const a = sources[x]!, b = sources[y]!
           const c = cmpSig(a.reader.data(), a.reader.offset(), b.reader.data(), b.reader.offset())

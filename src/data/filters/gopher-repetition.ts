@@ -734,28 +734,25 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
   return { id: "gopher_repetition", filter: decide }
 }
 
-/** cp[i]: code points of the first i words. */
-let cpScratch = new Int32Array(1024)
-/** Valid until the next call (shared scratch). */
-const cpPrefix = (words: Words): Int32Array => {
+/** Prefix sums over the words of a per-piece length: out[i] is the total of the first i words. */
+const prefixOver = (words: Words, perPiece: Int32Array, scratch: Int32Array): Int32Array => {
   const ids = words.ids
-  if (cpScratch.length < ids.length + 1) cpScratch = new Int32Array((ids.length + 1) * 2)
-  const cp = cpScratch
-  const cps = words.vocab.cp
-  cp[0] = 0
-  for (let i = 0; i < ids.length; i++) cp[i + 1] = cp[i]! + cps[ids[i]!]!
-  return cp
+  const out = scratch
+  out[0] = 0
+  for (let i = 0; i < ids.length; i++) out[i + 1] = out[i]! + perPiece[ids[i]!]!
+  return out
 }
-/** units[i]: UTF-16 units of the first i words. */
+let cpScratch = new Int32Array(1024)
 let unitScratch = new Int32Array(1024)
+/** cp[i]: code points of the first i words. Valid until the next call (shared scratch). */
+const cpPrefix = (words: Words): Int32Array => {
+  if (cpScratch.length < words.length + 1) cpScratch = new Int32Array((words.length + 1) * 2)
+  return prefixOver(words, words.vocab.cp, cpScratch)
+}
+/** units[i]: UTF-16 units of the first i words. Valid until the next call (shared scratch). */
 const unitPrefix = (words: Words): Int32Array => {
-  const ids = words.ids
-  if (unitScratch.length < ids.length + 1) unitScratch = new Int32Array((ids.length + 1) * 2)
-  const u = unitScratch
-  const units = words.vocab.units
-  u[0] = 0
-  for (let i = 0; i < ids.length; i++) u[i + 1] = u[i]! + units[ids[i]!]!
-  return u
+  if (unitScratch.length < words.length + 1) unitScratch = new Int32Array((words.length + 1) * 2)
+  return prefixOver(words, words.vocab.units, unitScratch)
 }
 const plainWords = (words: Words): boolean => {
   for (const id of words.ids) if ((words.vocab.flags[id]! & (WORD_SURROGATE_EDGE | WORD_SPACE)) !== 0) return false
