@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { countSentencesAndWords, documentTokens, memoizedTokens, rememberWords, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
-import { isPyLineBreakCode, isPySpaceCode, pyLen, pyStrip } from "../text/pytext.ts"
+import { isPySpaceCode, pyLen, pyLineEnd, pyNextLine, pyStrip } from "../text/pytext.ts"
 import { type DocTokens, sentenceStarts, SPAN_C4_LOWER_HINT, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -152,22 +152,12 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
     words.clear()
     let tokens: DocTokens | null = null
     const lowerChecks = lowerChecksFor(text)
-    let ls = 0
-    // pySplitlines boundaries, each line then pyStrip-ped as offsets [a, b).
     const simple = textOnlyNewlineBreaks(text)
-    for (let i = 0; i <= n; i++) {
-      if (simple) {
-        const j = text.indexOf("\n", i)
-        i = j === -1 ? n : j
-      }
-      const c = i < n ? text.charCodeAt(i) : -1
-      if (c !== -1 && !isPyLineBreakCode(c)) continue
-      if (c === -1 && ls >= n) break
-      const le = i
-      if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++
-      let a = ls
-      let b = le
-      ls = i + 1
+    // pySplitlines lines, each then pyStrip-ped as offsets [a, b).
+    for (let start = 0, end = 0; start < n; start = pyNextLine(text, end)) {
+      end = pyLineEnd(text, start, simple)
+      let a = start
+      let b = end
       while (a < b && isPySpaceCode(text.charCodeAt(a))) a++
       while (b > a && isPySpaceCode(text.charCodeAt(b - 1))) b--
       let line = a === 0 && b === n ? text : text.slice(a, b)

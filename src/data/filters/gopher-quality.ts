@@ -1,6 +1,6 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordIds, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
-import { isPyLineBreakCode, isPySpaceCode, onlyNewlineBreaks, pyCount } from "../text/pytext.ts"
+import { isPySpaceCode, onlyNewlineBreaks, pyCount, pyLineEnd, pyNextLine } from "../text/pytext.ts"
 import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
@@ -48,18 +48,8 @@ export const gopherLineStats = (
   let lines = 0
   let bullets = 0
   let ellipses = 0
-  const n = text.length
-  let start = 0
-  for (let i = 0; i <= n; i++) {
-    if (simple) {
-      const j = text.indexOf("\n", i)
-      i = j === -1 ? n : j
-    }
-    const c = i < n ? text.charCodeAt(i) : -1
-    if (c !== -1 && !isPyLineBreakCode(c)) continue
-    if (c === -1 && start >= n) break
-    const end = i
-    if (c === 13 && i + 1 < n && text.charCodeAt(i + 1) === 10) i++
+  for (let start = 0; start < text.length;) {
+    const end = pyLineEnd(text, start, simple)
     lines++
     let a = start
     while (a < end && isPySpaceCode(text.charCodeAt(a))) a++
@@ -71,7 +61,7 @@ export const gopherLineStats = (
       const l = text.charCodeAt(b - 1)
       if (l === 0x2026 || (l === 46 && b - a >= 3 && text.charCodeAt(b - 2) === 46 && text.charCodeAt(b - 3) === 46)) ellipses++
     }
-    start = i + 1
+    start = pyNextLine(text, end)
   }
   return { lines, bullets, ellipses }
 }

@@ -268,19 +268,18 @@ export const allDuplicateChars = (words: ReadonlyArray<string>, n: number): numb
   allDuplicateCharsHashed(new Joined(words, ""), words.length, n)
 
 // ---------------------------------------------------------------------------------------------------------------
-// The filter's statistics over a document's words as piece numbers (Words), for words without surrogates (then
-// code points are UTF-16 units) and without spaces (then " "-joined n-grams are equal exactly when their words
-// are), which is every document spaCy gives words for unless it has characters outside the BMP.
+// The filter's statistics over a document's words as piece numbers (Words), for words without spaces (then
+// " "-joined n-grams are equal exactly when their words are) and without half a surrogate pair at an edge (then
+// the code points of a join are the sum of the words'): every document spaCy gives words for, unless its text
+// has lone surrogates.
 // ---------------------------------------------------------------------------------------------------------------
 let slotStart = new Int32Array(1024)
 let slotHash = new Int32Array(1024)
-let slotCount = new Int32Array(1024)
 const slots = (grams: number): number => {
   const size = tableFor(grams)
   if (slotStart.length < size) {
     slotStart = new Int32Array(size)
     slotHash = new Int32Array(size)
-    slotCount = new Int32Array(size)
   }
   slotStart.fill(-1, 0, size)
   return size - 1
@@ -288,7 +287,7 @@ const slots = (grams: number): number => {
 
 /**
  * " "-joined n-grams of words without spaces are equal exactly when their words are, so they can be numbered:
- * words by identity (wordIds), then each (k+1)-gram as the pair (its k-gram's number, its last word's number),
+ * words by identity (localWordIds), then each (k+1)-gram as the pair (its k-gram's number, its last word's number),
  * interned in a table of integer pairs. Counting numbered n-grams needs no hashing of text and no comparisons
  * of words.
  */

@@ -110,20 +110,31 @@ export const isPyLineBreakCode = (c: number): boolean =>
   c === 10 || c === 13 || c === 11 || c === 12 || c === 0x1c || c === 0x1d || c === 0x1e || c === 0x85 ||
   c === 0x2028 || c === 0x2029
 
+/**
+ * Where the `str.splitlines` line that starts at `from` ends: the offset of its break, or `s.length`. With `simple`
+ * (onlyNewlineBreaks(s)), "\n" is the only break and indexOf finds it.
+ */
+export const pyLineEnd = (s: string, from: number, simple: boolean): number => {
+  if (simple) {
+    const j = s.indexOf("\n", from)
+    return j === -1 ? s.length : j
+  }
+  let i = from
+  while (i < s.length && !isPyLineBreakCode(s.charCodeAt(i))) i++
+  return i
+}
+/** Where the line after the one ending at `end` starts ("\r\n" is one break). Past s.length: no more lines. */
+export const pyNextLine = (s: string, end: number): number =>
+  end + (s.charCodeAt(end) === 13 && s.charCodeAt(end + 1) === 10 ? 2 : 1)
+
 /** Line boundaries of `str.splitlines`, ends not kept. */
 export const pySplitlines = (s: string): Array<string> => {
   const out: Array<string> = []
-  let start = 0
-  const n = s.length
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i)
-    if (isPyLineBreakCode(c)) {
-      out.push(s.slice(start, i))
-      if (c === 13 && i + 1 < n && s.charCodeAt(i + 1) === 10) i++
-      start = i + 1
-    }
+  for (let start = 0; start < s.length;) {
+    const end = pyLineEnd(s, start, false)
+    out.push(s.slice(start, end))
+    start = pyNextLine(s, end)
   }
-  if (start < n) out.push(s.slice(start))
   return out
 }
 
