@@ -10,12 +10,12 @@
  * ((h·a + b) mod 2^64 mod p). Both must give identical signatures; the bench checks that on every document
  * before timing. Issue 3's target is ≥ 20 MB/s per core.
  */
-import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { MERSENNE_PRIME, minhashParameters, MinhashSignatures, shingleTexts } from "../src/data/dedup/minhash.ts"
 import { fastWordCounters } from "../src/data/dedup/shingle-words.ts"
 import { xxh64String } from "../src/data/dedup/xxhash64.ts"
+import { referencePython, runPythonReference } from "./python-reference.ts"
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -121,19 +121,15 @@ total = sum(len(t.encode("utf-8")) for t in texts) * n
 print(json.dumps({"docs_per_s": len(texts) * n / secs, "mb_per_s": total / secs / 1e6, "sigs": [None if s is None else [str(h) for h in s] for s in sigs]}))
 `
 const measured = (() => {
-  const python = values["datatrove-python"] ?? process.env["DATATROVE_PYTHON"]
+  const python = referencePython(values["datatrove-python"])
   if (python === undefined) return undefined
-  const r = spawnSync(python, ["-c", DATATROVE_SIGNATURES, String(Math.max(budget, 5))], {
-    input: JSON.stringify(texts),
-    encoding: "utf8",
-    maxBuffer: 1 << 28,
-    env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" }
-  })
-  if (r.status !== 0) {
-    console.error(`datatrove run failed (${python}): ${r.stderr.slice(-2000)}`)
-    return undefined
-  }
-  const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as { docs_per_s: number; mb_per_s: number; sigs: Array<Array<string> | null> }
+  const res = runPythonReference<{ docs_per_s: number; mb_per_s: number; sigs: Array<Array<string> | null> }>(
+    python,
+    DATATROVE_SIGNATURES,
+    [String(Math.max(budget, 5))],
+    texts
+  )
+  if (res === undefined) return undefined
   let same = 0
   texts.forEach((t, i) => {
     const ok = ours.signature(t, out)

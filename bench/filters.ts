@@ -10,7 +10,6 @@
  * and the JSON line says which. Two figures: the steady state (every span already in the tokenizer's cache, as in a long
  * job) and a first pass with an empty cache (every distinct span tokenized by the rules once).
  */
-import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { C4QualityFilter } from "../src/data/filters/c4-quality.ts"
@@ -20,6 +19,7 @@ import { GopherRepetitionFilter } from "../src/data/filters/gopher-repetition.ts
 import { makeDocument } from "../src/data/Document.ts"
 import { forgetRecentTexts } from "../src/data/text/datatrove-text.ts"
 import { startNewVocab } from "../src/data/text/spacy-en.ts"
+import { referencePython, runPythonReference } from "./python-reference.ts"
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -124,20 +124,16 @@ total = sum(len(t.encode("utf-8")) for t in texts) * n
 print(json.dumps({"mb_per_s": total / secs / 1e6, "passes": n}))
 `
 const measured = (() => {
-  const python = values["datatrove-python"] ?? process.env["DATATROVE_PYTHON"]
+  const python = referencePython(values["datatrove-python"])
   if (python === undefined) return undefined
   // datatrove raises on an empty text (ZeroDivisionError in GopherRepetitionFilter); those are left out there.
-  const r = spawnSync(python, ["-c", DATATROVE_CHAIN, String(Math.max(budget, 5))], {
-    input: JSON.stringify(docs.map((d) => d.text)),
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-    env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }
-  })
-  if (r.status !== 0) {
-    console.error(`datatrove run failed (${python}): ${r.stderr.slice(-2000)}`)
-    return undefined
-  }
-  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { mb_per_s: number; passes: number }
+  const out = runPythonReference<{ mb_per_s: number; passes: number }>(
+    python,
+    DATATROVE_CHAIN,
+    [String(Math.max(budget, 5))],
+    docs.map((d) => d.text)
+  )
+  if (out === undefined) return undefined
   console.log(`datatrove (${python}): ${out.mb_per_s.toFixed(3)} MB/s over ${out.passes} passes`)
   return out.mb_per_s
 })()

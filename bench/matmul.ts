@@ -9,10 +9,11 @@
  */
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
-import { describeAdapter, instanceFor } from "../src/gpu/adapter.ts"
+import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { matmul, matmulVariantFor } from "../src/gpu/kernels/matmul.ts"
 import { matmulCpu } from "../src/gpu/kernels/matmul.cpu.ts"
+import { shareAdapterWithJax } from "./jax-adapter.ts"
 import { bestSecondsPerCall } from "./timing.ts"
 
 const { values: args } = parseArgs({
@@ -48,20 +49,7 @@ const program = Effect.gen(function*() {
   const variant = matmulVariantFor(gpu)
   console.error(`adapter: ${adapter}; our kernel: ${variant} tiling`)
 
-  // jax-js asks navigator.gpu for an adapter; hand it the Dawn instance and feature level ours came from.
-  const dawn = instanceFor(gpu.adapter.backend)
-  Object.defineProperty(globalThis, "navigator", {
-    value: {
-      userAgent: "node",
-      gpu: {
-        requestAdapter: (o?: GPURequestAdapterOptions) => dawn.requestAdapter({ ...o, featureLevel: gpu.adapter.featureLevel }),
-        getPreferredCanvasFormat: () => "rgba8unorm",
-        wgslLanguageFeatures: dawn.wgslLanguageFeatures
-      }
-    },
-    configurable: true,
-    writable: true
-  })
+  shareAdapterWithJax(gpu)
   const jax = yield* Effect.promise(() => import("@jax-js/jax"))
   const np = jax.numpy
   const devices = yield* Effect.promise(() => jax.init("webgpu", "wasm"))

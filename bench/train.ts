@@ -28,7 +28,7 @@
  */
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
-import { describeAdapter, instanceFor } from "../src/gpu/adapter.ts"
+import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu, type GpuShape } from "../src/gpu/Gpu.ts"
 import { matmul } from "../src/gpu/kernels/matmul.ts"
 import { type LlamaConfig, parameterCount, presets } from "../src/model/config.ts"
@@ -38,6 +38,7 @@ import { initWeights, parameterSpecs, type Weights } from "../src/model/paramete
 import { makeGpuAdamW, smollm2AdamW } from "../src/train/optimizer.ts"
 import { flopsPerToken, memoryEstimate } from "../src/train/trainer.ts"
 import { type JaxLlama, makeJaxLlama } from "./jax-llama.ts"
+import { shareAdapterWithJax } from "./jax-adapter.ts"
 import { bestSecondsPerCall } from "./timing.ts"
 
 const { values: args } = parseArgs({
@@ -171,20 +172,7 @@ const program = Effect.gen(function*() {
   const adapter = describeAdapter(gpu.adapter)
   console.error(`adapter: ${adapter}`)
 
-  // jax-js asks navigator.gpu for an adapter; hand it the Dawn instance and feature level ours came from.
-  const dawn = instanceFor(gpu.adapter.backend)
-  Object.defineProperty(globalThis, "navigator", {
-    value: {
-      userAgent: "node",
-      gpu: {
-        requestAdapter: (o?: GPURequestAdapterOptions) => dawn.requestAdapter({ ...o, featureLevel: gpu.adapter.featureLevel }),
-        getPreferredCanvasFormat: () => "rgba8unorm",
-        wgslLanguageFeatures: dawn.wgslLanguageFeatures
-      }
-    },
-    configurable: true,
-    writable: true
-  })
+  shareAdapterWithJax(gpu)
   const jax = args["no-jax"] ? undefined : yield* Effect.promise(() => import("@jax-js/jax"))
   const jaxReady = jax === undefined ? false : (yield* Effect.promise(() => jax.init("webgpu"))).includes("webgpu")
   if (jax !== undefined && !jaxReady) console.error("jax-js found no WebGPU device; its column stays empty")
