@@ -689,12 +689,8 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
     if (on(o.dupLineCharFrac) && frac(lineChars) > o.dupLineCharFrac) return drop("dup_line_char_frac")
     const words = splitIntoWordIds(text)
     if (textLen < 0) textLen = textCodePoints(text)
-    const ids = words.ids
-    const W = ids.length
-    const flags = words.vocab.flags
-    let any = 0
-    for (let k = 0; k < W; k++) any |= flags[ids[k]!]!
-    if ((any & (WORD_SPACE | WORD_SURROGATE_EDGE)) === 0) {
+    const W = words.length
+    if (plainWords(words)) {
       const cp = cpPrefix(words)
       if (idScratch.length < W) idScratch = new Int32Array(W * 2)
       const nIds = localWordIds(words, idScratch)
@@ -706,7 +702,7 @@ export const GopherRepetitionFilter = (options: Partial<GopherRepetitionOptions>
         }
       }
       if (o.dupNGrams.length > 0) {
-        const units = (any & WORD_SURROGATE) === 0 ? cp : unitPrefix(words)
+        const units = (words.flags & WORD_SURROGATE) === 0 ? cp : unitPrefix(words)
         const glued = new Glued(words, units, cp, idScratch, minDupN)
         for (const [n, nFrac] of o.dupNGrams) {
           if (frac(allDuplicateCharsGlued(glued, n, textLen, nFrac)) > nFrac) return drop(`duplicated_${n}_n_grams`)
@@ -753,10 +749,7 @@ const unitPrefix = (words: Words): Int32Array => {
   if (unitScratch.length < words.length + 1) unitScratch = new Int32Array((words.length + 1) * 2)
   return prefixOver(words, words.vocab.units, unitScratch)
 }
-const plainWords = (words: Words): boolean => {
-  for (const id of words.ids) if ((words.vocab.flags[id]! & (WORD_SURROGATE_EDGE | WORD_SPACE)) !== 0) return false
-  return true
-}
+const plainWords = (words: Words): boolean => (words.flags & (WORD_SURROGATE_EDGE | WORD_SPACE)) === 0
 /** The filter's numbered `find_top_duplicate` (words without spaces or lone surrogates), exposed for tests. */
 export const topDuplicateCharsOfWords = (words: Words, n: number): number => {
   if (!plainWords(words)) throw new Error("topDuplicateCharsOfWords: words with spaces or lone surrogates")

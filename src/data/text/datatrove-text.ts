@@ -6,7 +6,6 @@
 import { PUNCTUATION_ONLY } from "./datatrove-punct.ts"
 import { hasSurrogate, onlyNewlineBreaks, pyLen } from "./pytext.ts"
 import {
-  countSentences,
   docTokens,
   type DocTokens,
   PIECE_RARE_LINE_BREAK,
@@ -110,7 +109,6 @@ export const textOnlyNewlineBreaks = (text: string): boolean => {
   if (e?.tokens) return (e.tokens.flags & PIECE_RARE_LINE_BREAK) === 0
   return onlyNewlineBreaks(text)
 }
-export const countSentencesOf = (text: string): number => countSentences(text)
 /** Sentence count of `text`, appending its words (as splitIntoWordIds gives them) to `words`: one tokenization. */
 export const countSentencesAndWords = (text: string, words: WordBuffer): number => wordsAndSentences(text, words)
 

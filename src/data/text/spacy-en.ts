@@ -1121,12 +1121,6 @@ export const wordTokenize = (text: string): Array<string> => {
   return out
 }
 
-/** wordTokenize's words as piece numbers. */
-export const wordIdsOf = (text: string): Words => {
-  const a = scan(text)
-  return wordsOfArrays(a.vocab, a.ids, a.n)
-}
-
 /**
  * `len(split_into_sentences(text))` in datatrove (utils/text.py): the number of spans from `span_tokenize`, and 1
  * when spaCy finds none (an empty text still yields the one piece `text[0:len(text)]`).
