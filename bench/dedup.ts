@@ -10,11 +10,11 @@
  * ((h·a + b) mod 2^64 mod p). Both must give identical signatures; the bench checks that on every document
  * before timing. Issue 3's target is ≥ 20 MB/s per core.
  */
-import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { MERSENNE_PRIME, minhashParameters, MinhashSignatures, shingleTexts } from "../src/data/dedup/minhash.ts"
 import { fastWordCounters } from "../src/data/dedup/shingle-words.ts"
 import { xxh64String } from "../src/data/dedup/xxhash64.ts"
+import { generatedEnglish, jsonlTexts } from "./corpus.ts"
 import { referencePython, runPythonReference } from "./python-reference.ts"
 
 const { positionals, values } = parseArgs({
@@ -22,20 +22,7 @@ const { positionals, values } = parseArgs({
   options: { seconds: { type: "string", default: "3" }, "datatrove-python": { type: "string" } }
 })
 
-const generated = () => {
-  const vocab = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were her she there one all we their".split(" ")
-  const rare = Array.from({ length: 5000 }, (_, i) => "w" + i.toString(36) + "ing")
-  let seed = 1
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-  return Array.from({ length: 1000 }, () =>
-    Array.from({ length: 5 + Math.floor(rnd() * 20) }, () => {
-      const ws = Array.from({ length: 8 + Math.floor(rnd() * 25) }, () => (rnd() < 0.5 ? vocab[Math.floor(rnd() * vocab.length)] : rare[Math.floor(rnd() * rare.length)]))
-      return ws.join(" ").replace(/^./, (c) => c.toUpperCase()) + "."
-    }).join("\n"))
-}
-const texts = positionals.length === 0
-  ? generated()
-  : positionals.flatMap((f) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).map((l) => String(JSON.parse(l).text ?? "")))
+const texts = positionals.length === 0 ? generatedEnglish(1000) : jsonlTexts(positionals)
 const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0)
 
 const ours = new MinhashSignatures()

@@ -10,7 +10,6 @@
  * and the JSON line says which. Two figures: the steady state (every span already in the tokenizer's cache, as in a long
  * job) and a first pass with an empty cache (every distinct span tokenized by the rules once).
  */
-import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { C4QualityFilter } from "../src/data/filters/c4-quality.ts"
 import { FineWebQualityFilter } from "../src/data/filters/fineweb-quality.ts"
@@ -19,6 +18,7 @@ import { GopherRepetitionFilter } from "../src/data/filters/gopher-repetition.ts
 import { makeDocument } from "../src/data/Document.ts"
 import { forgetRecentTexts } from "../src/data/text/datatrove-text.ts"
 import { startNewVocab } from "../src/data/text/spacy-en.ts"
+import { generatedEnglish, jsonlTexts } from "./corpus.ts"
 import { referencePython, runPythonReference } from "./python-reference.ts"
 
 const { positionals, values } = parseArgs({
@@ -26,27 +26,7 @@ const { positionals, values } = parseArgs({
   options: { seconds: { type: "string", default: "3" }, "datatrove-python": { type: "string" } }
 })
 
-const generated = () => {
-  const vocab = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were her she there one all we their".split(" ")
-  const rare = Array.from({ length: 5000 }, (_, i) => "w" + i.toString(36) + "ing")
-  let seed = 1
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-  return Array.from({ length: 2000 }, (_, d) => {
-    const lines = Array.from({ length: 5 + Math.floor(rnd() * 20) }, () => {
-      const n = 8 + Math.floor(rnd() * 25)
-      const ws = Array.from({ length: n }, () => (rnd() < 0.5 ? vocab[Math.floor(rnd() * vocab.length)] : rare[Math.floor(rnd() * rare.length)]))
-      return ws.join(" ").replace(/^./, (c) => c.toUpperCase()) + (rnd() < 0.8 ? "." : "")
-    })
-    return makeDocument(String(d), lines.join("\n"))
-  })
-}
-
-const docs = positionals.length === 0
-  ? generated()
-  : positionals.flatMap((f) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).map((l, i) => {
-    const o = JSON.parse(l)
-    return makeDocument(String(o.id ?? i), String(o.text ?? ""))
-  }))
+const docs = (positionals.length === 0 ? generatedEnglish(2000, 0.8) : jsonlTexts(positionals)).map((text, i) => makeDocument(String(i), text))
 const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d.text), 0)
 const chain = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter({ filterNoTerminalPunct: false }), FineWebQualityFilter()]
 
