@@ -24,7 +24,7 @@ import { existsSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
-import { ConfigError } from "../src/data/errors.ts"
+import { DataConfigError } from "../src/data/errors.ts"
 import { runLocal } from "../src/data/executor/local.ts"
 import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import {
@@ -41,7 +41,7 @@ import {
   summaryTable
 } from "../src/data/fineweb.ts"
 import { resolveInputs } from "../src/data/io/readers.ts"
-import { writeFileAtomic } from "../src/data/dedup/files.ts"
+import { writeFileAtomicSync } from "../src/data/io/atomic.ts"
 import { dropExamples, filterRunReport, runStages } from "../src/data/run-report.ts"
 
 const script = fileURLToPath(import.meta.url)
@@ -81,19 +81,19 @@ const run = Command.make(
     Effect.gen(function*() {
       const filters = a.filters.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
       const unknown = filters.filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
-      if (unknown.length > 0) return yield* new ConfigError({ message: `unknown filter(s) ${unknown.join(", ")}; known: ${FINEWEB_FILTERS.join(", ")}` })
-      if (a.tasks < 1 || a.workers < 1) return yield* new ConfigError({ message: "--tasks and --workers must be ≥ 1" })
+      if (unknown.length > 0) return yield* new DataConfigError({ message: `unknown filter(s) ${unknown.join(", ")}; known: ${FINEWEB_FILTERS.join(", ")}` })
+      if (a.tasks < 1 || a.workers < 1) return yield* new DataConfigError({ message: "--tasks and --workers must be ≥ 1" })
       if (a.dedup !== "minhash" && (Option.isSome(a.dedupIndex) || Option.isSome(a.buildIndex) || a.dedupIndexOnly)) {
-        return yield* new ConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
+        return yield* new DataConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
       }
-      if (a.dedupIndexOnly && Option.isNone(a.dedupIndex)) return yield* new ConfigError({ message: "--dedup-index-only needs --dedup-index" })
+      if (a.dedupIndexOnly && Option.isNone(a.dedupIndex)) return yield* new DataConfigError({ message: "--dedup-index-only needs --dedup-index" })
       if (Option.isSome(a.buildIndex)) {
         const bad = checkIndexName(a.buildIndex.value, "--build-index")
         if (bad !== undefined) return yield* bad
       }
       // A missing index folder would silently dedup against nothing; it may only be new when this run starts it.
       if (Option.isSome(a.dedupIndex) && Option.isNone(a.buildIndex) && !existsSync(a.dedupIndex.value)) {
-        return yield* new ConfigError({ message: `--dedup-index ${a.dedupIndex.value}: no such folder` })
+        return yield* new DataConfigError({ message: `--dedup-index ${a.dedupIndex.value}: no such folder` })
       }
       const output = path.resolve(a.output)
       const config: FilterRunConfig = {
@@ -117,11 +117,11 @@ const run = Command.make(
         ...(Option.isSome(a.limit) ? { limit: a.limit.value } : {})
       }
       const configFile = path.join(output, "logs", "config.json")
-      writeFileAtomic(configFile, JSON.stringify(config, null, 2) + "\n")
+      writeFileAtomicSync(configFile, JSON.stringify(config, null, 2) + "\n")
       // ETA is known when the inputs are plain JSONL: their size bounds the text the filter stage will read.
       const files = yield* Effect.tryPromise({
         try: () => resolveInputs(config.inputs, { ...(config.glob === undefined ? {} : { glob: config.glob }) }),
-        catch: (e) => new ConfigError({ message: `cannot list inputs: ${(e as Error).message}` })
+        catch: (e) => new DataConfigError({ message: `cannot list inputs: ${(e as Error).message}` })
       })
       const plainBytes = files.every((f) => /\.(jsonl|ndjson)$/i.test(f)) ? files.reduce((s, f) => s + statSync(f).size, 0) : undefined
       const jobs = planJobs(config, script, configFile)
@@ -145,7 +145,7 @@ const run = Command.make(
       // The report a person reads: funnel, reasons, and a few dropped documents per reason.
       const examples = yield* Effect.promise(() => dropExamples(config.exclusions, stats, runStages(config)))
       const reportFile = path.join(output, "report.md")
-      writeFileAtomic(reportFile, filterRunReport({ config, stats, seconds, inputBytes: plainBytes, examples }) + "\n")
+      writeFileAtomicSync(reportFile, filterRunReport({ config, stats, seconds, inputBytes: plainBytes, examples }) + "\n")
       const indexOut = indexOutputFolder(config)
       yield* Console.log(
         `\nDone in ${seconds.toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}, report → ${reportFile}` +
@@ -163,7 +163,7 @@ const task = Command.make(
   (a) =>
     Effect.gen(function*() {
       const env = taskEnvironment()
-      if (env === undefined) return yield* new ConfigError({ message: "`task` is run by the executor (SMOL_RANKS etc. are not set)" })
+      if (env === undefined) return yield* new DataConfigError({ message: "`task` is run by the executor (SMOL_RANKS etc. are not set)" })
       const config = yield* loadConfig(a.config)
       yield* runAssignedTasks(env, (ctx) => runStage(config, a.stage as StageName, ctx))
     })

@@ -12,17 +12,17 @@
  * are written through a temporary file, so a failed run leaves none.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, FileSystem, Option, Schema, Stream } from "effect"
+import { Console, Effect, Option, Schema, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { listTokenShards } from "../src/data/shards/reader.ts"
 import { mergeTokenShards, tokenizeToShards } from "../src/data/shards/writer.ts"
 import { tokenizerError } from "../src/data/tokenizer/errors.ts"
-import { readJsonl, writeLinesAtomic } from "../src/data/tokenizer/jsonl.ts"
+import { writeFileAtomic } from "../src/data/io/atomic.ts"
+import { IdsLine, readJsonl, writeLinesAtomic } from "../src/data/io/jsonl.ts"
 import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
 import { trainBpe, WordCounter } from "../src/data/tokenizer/train.ts"
 
 const TextLine = Schema.Struct({ text: Schema.String })
-const IdsLine = Schema.Struct({ ids: Schema.Array(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))) })
 
 const tokenizerFlag = Flag.String("tokenizer").pipe(Flag.withDescription("A Hugging Face tokenizer.json (byte-level BPE)"))
 const threadsFlag = Flag.Int("threads").pipe(Flag.withDescription("Worker threads for encoding"), Flag.withDefault(1))
@@ -91,7 +91,6 @@ const train = Command.make(
   },
   ({ input, vocabSize, output, specialTokens, minFrequency }) =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
       const counter = new WordCounter()
       let documents = 0
       yield* Stream.runForEach(texts(input), (text) => Effect.sync(() => (counter.add(text), documents++)))
@@ -100,9 +99,7 @@ const train = Command.make(
         catch: (e) => tokenizerError("Train", (e as Error).message, e)
       })
       const merges = (json["model"] as { merges: ReadonlyArray<unknown> }).merges.length
-      const temp = `${output}.tmp-${process.pid}`
-      yield* fs.writeFileString(temp, JSON.stringify(json, null, 2))
-      yield* fs.rename(temp, output)
+      yield* writeFileAtomic(output, JSON.stringify(json, null, 2))
       yield* Console.error(`${documents} documents, ${counter.counts.size} distinct words → ${merges} merges → ${output}`)
     })
 ).pipe(Command.withDescription("Train a byte-level BPE with SmolLM2's pre-tokenization"))

@@ -19,6 +19,6 @@ export class WriteError extends Schema.TaggedError<WriteError>()("WriteError", {
 }) {}
 
 /** A stage was configured in a way that cannot run (bad template, bad filter name, inconsistent dedup files). */
-export class ConfigError extends Schema.TaggedError<ConfigError>()("DataConfigError", {
+export class DataConfigError extends Schema.TaggedError<DataConfigError>()("DataConfigError", {
   message: Schema.String
 }) {}

@@ -25,7 +25,7 @@ import { exactDedupFind, exactDedupSignatures } from "./dedup/exact.ts"
 import { defaultMinhashConfig, type MinhashConfig, minhashBuckets, minhashCluster, minhashSignatures } from "./dedup/minhash.ts"
 import { minhashBuildIndex } from "./dedup/minhash-index.ts"
 import type { Document } from "./Document.ts"
-import { ConfigError } from "./errors.ts"
+import { DataConfigError } from "./errors.ts"
 import { mergeStatsFiles, type TaskContext } from "./executor/task.ts"
 import type { Job } from "./executor/local.ts"
 import { C4QualityFilter } from "./filters/c4-quality.ts"
@@ -37,7 +37,7 @@ import { readDocuments } from "./io/readers.ts"
 import { makeWriter } from "./io/writers.ts"
 import { mergeStats, type Stats } from "./stats.ts"
 import { readFileSync } from "node:fs"
-import { writeFileAtomic } from "./dedup/files.ts"
+import { writeFileAtomicSync } from "./io/atomic.ts"
 
 export const FilterName = Schema.Literals(["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"])
 export type FilterName = typeof FilterName.Type
@@ -224,16 +224,16 @@ export const runStage = (c: FilterRunConfig, stage: StageName, ctx: TaskContext)
     }
   }))
 
-export const loadConfig = (file: string): Effect.Effect<FilterRunConfig, ConfigError> =>
+export const loadConfig = (file: string): Effect.Effect<FilterRunConfig, DataConfigError> =>
   Effect.try({
     try: () => Schema.decodeUnknownSync(FilterRunConfig)(JSON.parse(readFileSync(file, "utf8"))),
-    catch: (e) => new ConfigError({ message: `${file}: ${(e as Error).message}` })
+    catch: (e) => new DataConfigError({ message: `${file}: ${(e as Error).message}` })
   })
 
 /** OUTPUT/stats.json: every stage's merged stats in one file. */
 export const mergeRunStats = (c: FilterRunConfig, jobs: ReadonlyArray<Job>): Stats => {
   const merged = mergeStats(jobs.map((j) => mergeStatsFiles(j.loggingDir, j.tasks)))
-  writeFileAtomic(path.join(c.output, "stats.json"), JSON.stringify(merged, null, 2) + "\n")
+  writeFileAtomicSync(path.join(c.output, "stats.json"), JSON.stringify(merged, null, 2) + "\n")
   return merged
 }
 

@@ -1,3 +1,5 @@
+import { MT19937 } from "../data/random/mt19937.ts"
+
 /**
  * CPython's `random.Random` (MT19937, `Modules/_randommodule.c` and `Lib/random.py` of 3.10–3.12), the parts
  * lighteval uses: `seed(int)`, `random()`, `shuffle`, `sample`. lighteval shuffles every task's documents with
@@ -6,15 +8,18 @@
  * and which exemplars each question gets are only reproducible with the same generator.
  */
 export class PyRandom {
-  private readonly mt = new Uint32Array(624)
-  private index = 625
+  private mt: MT19937
 
   constructor(seed: number) {
-    this.seed(seed)
+    this.mt = PyRandom.seeded(seed)
   }
 
   /** `random.seed(n)` for a non-negative or negative integer: the key is |n| in 32-bit little-endian words. */
   seed(n: number): void {
+    this.mt = PyRandom.seeded(n)
+  }
+
+  private static seeded(n: number): MT19937 {
     if (!Number.isSafeInteger(n)) throw new RangeError(`seed must be a safe integer, got ${n}`)
     let a = Math.abs(n)
     const key: Array<number> = []
@@ -22,64 +27,12 @@ export class PyRandom {
       key.push(a % 0x1_0000_0000)
       a = Math.floor(a / 0x1_0000_0000)
     } while (a > 0)
-    this.initByArray(key)
-  }
-
-  private initGenrand(s: number): void {
-    const mt = this.mt
-    mt[0] = s >>> 0
-    for (let i = 1; i < 624; i++) {
-      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30)
-      mt[i] = (Math.imul(1812433253, prev) + i) >>> 0
-    }
-    this.index = 624
-  }
-
-  private initByArray(key: ReadonlyArray<number>): void {
-    const mt = this.mt
-    this.initGenrand(19650218)
-    let i = 1
-    let j = 0
-    for (let k = Math.max(624, key.length); k > 0; k--) {
-      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30)
-      mt[i] = ((mt[i]! ^ Math.imul(prev, 1664525)) + key[j]! + j) >>> 0
-      i++
-      j++
-      if (i >= 624) {
-        mt[0] = mt[623]!
-        i = 1
-      }
-      if (j >= key.length) j = 0
-    }
-    for (let k = 623; k > 0; k--) {
-      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30)
-      mt[i] = ((mt[i]! ^ Math.imul(prev, 1566083941)) - i) >>> 0
-      i++
-      if (i >= 624) {
-        mt[0] = mt[623]!
-        i = 1
-      }
-    }
-    mt[0] = 0x80000000
-    this.index = 624
+    return MT19937.fromKey(key)
   }
 
   /** `genrand_uint32`. */
   uint32(): number {
-    const mt = this.mt
-    if (this.index >= 624) {
-      for (let kk = 0; kk < 624; kk++) {
-        const y = (mt[kk]! & 0x80000000) | (mt[(kk + 1) % 624]! & 0x7fffffff)
-        mt[kk] = mt[(kk + 397) % 624]! ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0)
-      }
-      this.index = 0
-    }
-    let y = mt[this.index++]!
-    y ^= y >>> 11
-    y ^= (y << 7) & 0x9d2c5680
-    y ^= (y << 15) & 0xefc60000
-    y ^= y >>> 18
-    return y >>> 0
+    return this.mt.next32()
   }
 
   /** `random()`: 53 random bits in [0, 1). */

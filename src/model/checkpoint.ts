@@ -1,4 +1,6 @@
 import { Effect, FileSystem, Path, type PlatformError, Schema } from "effect"
+import type { WriteError } from "../data/errors.ts"
+import { writeFolderAtomic } from "../data/io/atomic.ts"
 import { configFromHf, configToHf, type LlamaConfig, ModelConfigError } from "./config.ts"
 import { elementCount, parameterSpecs, type Weights } from "./parameters.ts"
 import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts"
@@ -14,7 +16,7 @@ export interface HfModel {
   readonly weights: Weights
 }
 
-export type CheckpointError = ModelConfigError | SafetensorsError | PlatformError.PlatformError
+export type CheckpointError = ModelConfigError | SafetensorsError | PlatformError.PlatformError | WriteError
 
 const IndexJson = Schema.Struct({ weight_map: Schema.Record(Schema.String, Schema.String) })
 
@@ -82,32 +84,6 @@ export interface SaveOptions {
   readonly extraFiles?: ReadonlyMap<string, Uint8Array | string>
 }
 
-/**
- * Writes the folder next to its destination and renames it into place, so a reader (or a resumed run) sees
- * either the previous checkpoint or the whole new one, never half of one.
- */
-export const writeFolderAtomically = (
-  dir: string,
-  files: ReadonlyMap<string, Uint8Array | string>
-): Effect.Effect<void, PlatformError.PlatformError, FileSystem.FileSystem | Path.Path> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const target = path.resolve(dir)
-    yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-    const temp = `${target}.tmp-${process.pid}-${Date.now()}`
-    yield* fs.makeDirectory(temp, { recursive: true })
-    for (const [name, content] of files) {
-      if (typeof content === "string") yield* fs.writeFileString(path.join(temp, name), content)
-      else yield* fs.writeFile(path.join(temp, name), content)
-    }
-    const old = `${target}.old-${process.pid}-${Date.now()}`
-    const existed = yield* fs.exists(target)
-    if (existed) yield* fs.rename(target, old)
-    yield* fs.rename(temp, target)
-    if (existed) yield* fs.remove(old, { recursive: true })
-  })
-
 export const hfModelFiles = (model: HfModel, options: SaveOptions = {}): Map<string, Uint8Array | string> => {
   const dtype = options.dtype ?? "float32"
   const st = dtype === "float32" ? "F32" : "BF16"
@@ -146,5 +122,6 @@ export const hfModelFiles = (model: HfModel, options: SaveOptions = {}): Map<str
   return files
 }
 
+/** The folder is written beside its destination and renamed into place: a reader sees the old one or the whole new one. */
 export const saveHfModel = (dir: string, model: HfModel, options: SaveOptions = {}) =>
-  writeFolderAtomically(dir, hfModelFiles(model, options))
+  writeFolderAtomic(dir, hfModelFiles(model, options))

@@ -164,7 +164,8 @@ const smollm2 = (layers: number, hidden: number, heads: number, kvHeads: number,
 })
 
 /**
- * SmolLM2's shapes (notes/smollm2-recipe.md §1: nanotron configs and released HF configs). RoPE θ is the
+ * SmolLM2's shapes (huggingface/smollm `text/pretraining/smollm2/config_smollm2_*.yaml` and the released HF
+ * `config.json` files). RoPE θ is the
  * released one (100k, 130k for 1.7B); pretraining used 10k, which `--rope-theta` can set.
  */
 export const presets = {

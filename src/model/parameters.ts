@@ -7,7 +7,7 @@ export interface TensorSpec {
   /**
    * AdamW weight decay applies to matrices (projections and embeddings) and not to RMSNorm gains: decaying a
    * gain pulls the signal scale toward zero instead of regularizing a mapping (as nanoGPT and most Llama
-   * trainers do; SmolLM2's configs do not say, notes/smollm2-recipe.md §2).
+   * trainers do; SmolLM2's nanotron configs do not say).
    */
   readonly decay: boolean
 }

@@ -1,4 +1,5 @@
 import { Effect, FileSystem, Schema, Stream } from "effect"
+import { readJsonl, IdsLine } from "../data/io/jsonl.ts"
 import type { MixturePosition } from "../data/mixture/Mixture.ts"
 
 /**
@@ -18,9 +19,6 @@ export interface TokenBatch {
   readonly position: number | MixturePosition
 }
 
-const IdsLine = Schema.Struct({ ids: Schema.Array(Schema.Int) })
-const decodeLine = Schema.decodeUnknownResult(Schema.fromJsonString(IdsLine))
-
 export const idsJsonlBatches = (
   path: string,
   seqLen: number,
@@ -28,27 +26,16 @@ export const idsJsonlBatches = (
   vocabSize: number,
   startLine: number
 ): Stream.Stream<TokenBatch, TrainingDataError, FileSystem.FileSystem> =>
-  Stream.unwrap(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    return fs.stream(path).pipe(
-      Stream.mapError((e) => new TrainingDataError({ message: `${path}: ${e.message}` })),
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.zipWithIndex,
-      Stream.filter(([line]) => line.trim().length > 0),
+  readJsonl(path, IdsLine, { blankLines: "skip" }).pipe(
+      Stream.mapError((e) => new TrainingDataError({ message: e.line > 0 ? `${e.message} (expected a {"ids": [...]} line)` : e.message })),
       Stream.drop(startLine),
-      Stream.mapEffect(([line, index]) => {
-        const parsed = decodeLine(line)
-        if (parsed._tag === "Failure") {
-          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: not a {"ids": [...]} line: ${parsed.failure.message}` }))
-        }
-        const ids = parsed.success.ids
+      Stream.mapEffect(({ line, value: { ids } }) => {
         if (ids.length !== seqLen + 1) {
-          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
+          return Effect.fail(new TrainingDataError({ message: `${path}:${line}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
         }
-        const bad = ids.find((t) => t < 0 || t >= vocabSize)
+        const bad = ids.find((t) => t >= vocabSize)
         if (bad !== undefined) {
-          return Effect.fail(new TrainingDataError({ message: `${path}:${index + 1}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
+          return Effect.fail(new TrainingDataError({ message: `${path}:${line}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
         }
         return Effect.succeed(ids)
       }),
@@ -67,4 +54,3 @@ export const idsJsonlBatches = (
         return { inputs, targets, position: startLine + (i + 1) * batchSize }
       })
     )
-  }))

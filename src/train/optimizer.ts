@@ -6,7 +6,10 @@ import { CHUNK, clipCoefficient, partialsFor, sumSquaresPartials } from "../gpu/
 import type { TensorSpec } from "../model/parameters.ts"
 import { elementCount } from "../model/parameters.ts"
 
-/** AdamW as SmolLM2 ran it (notes/smollm2-recipe.md §2): β1 0.9, β2 0.95, ε 1e-8, decay 0.01, clip 1.0. */
+/**
+ * AdamW as SmolLM2 ran it (huggingface/smollm `text/pretraining/smollm2/config_smollm2_*.yaml`; arXiv 2502.02737
+ * §4.1): β1 0.9, β2 0.95, ε 1e-8, decay 0.01, clip 1.0.
+ */
 export interface AdamWOptions {
   readonly beta1: number
   readonly beta2: number

@@ -1,6 +1,7 @@
 /**
  * Learning-rate schedules. WSD (warmup–stable–decay) is SmolLM2's: linear warmup from 0, a constant peak, then
- * a linear decay to 0 over the last fraction of steps (notes/smollm2-recipe.md §2, nanotron semantics):
+ * a linear decay to 0 over the last fraction of steps (arXiv 2502.02737 §4.1; nanotron's `lr_decay_style: linear`,
+ * `min_decay_lr: 0`):
  *
  *   lr(step) = peak · step / warmup                                  step < warmup
  *            = peak                                                  step < decayStart

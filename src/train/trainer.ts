@@ -1,7 +1,8 @@
 import { Effect, FileSystem, Path, Schema, Stream } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
 import { Gpu } from "../gpu/Gpu.ts"
-import { type CheckpointError, hfModelFiles, loadHfModel, writeFolderAtomically } from "../model/checkpoint.ts"
+import { writeFolderAtomic } from "../data/io/atomic.ts"
+import { type CheckpointError, hfModelFiles, loadHfModel } from "../model/checkpoint.ts"
 import { type LlamaConfig, parameterCount } from "../model/config.ts"
 import { makeLlamaGpu } from "../model/llama.gpu.ts"
 import { initWeights, parameterSpecs } from "../model/parameters.ts"
@@ -294,7 +295,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
           ["trainer_state.safetensors", encodeSafetensors(extra, "F32")]
         ])
       })
-      yield* writeFolderAtomically(dir, files)
+      yield* writeFolderAtomic(dir, files)
       lastCheckpoint = dir
       savedStep = step
       return dir

@@ -14,10 +14,11 @@ import { Effect, Stream } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import * as path from "node:path"
 import type { Document } from "../Document.ts"
-import { ConfigError, type WriteError } from "../errors.ts"
+import { DataConfigError, type WriteError } from "../errors.ts"
 import type { StatsCollector } from "../stats.ts"
 import { DEFAULT_TEXT_NORM, simplifyText, type TextNormConfig } from "../text/datatrove-text.ts"
-import { AtomicFile, idTablePath, pad, type Removal, resolveIds, wrapConfig, wrapWrite, writeRemovals } from "./files.ts"
+import { AtomicFileSync, tryWrite } from "../io/atomic.ts"
+import { idTablePath, pad, type Removal, resolveIds, wrapConfig, writeRemovals } from "./files.ts"
 import { ReaderHeap, RecordReader } from "./merge.ts"
 import { xxh64Into } from "./xxhash64.ts"
 
@@ -37,14 +38,14 @@ export const exactDedupSignatures = (o: ExactSignatureOptions) =>
 <E, R>(self: Stream.Stream<Document, E, R>): Stream.Stream<Document, E | WriteError, R> =>
   Stream.unwrap(Effect.gen(function*() {
     const state = yield* Effect.acquireRelease(
-      wrapWrite(o.folder, () => ({ ids: new AtomicFile(idTablePath(o.folder, o.rank)), records: [] as Array<number>, done: false })),
+      tryWrite(o.folder, () => ({ ids: new AtomicFileSync(idTablePath(o.folder, o.rank)), records: [] as Array<number>, done: false })),
       (s) => Effect.sync(() => {
         if (!s.done) s.ids.abort()
       })
     )
     const pair = new Uint32Array(2)
     const write = (chunk: ReadonlyArray<Document>) =>
-      wrapWrite(o.folder, () => {
+      tryWrite(o.folder, () => {
         let ids = ""
         for (const doc of chunk) {
           const index = state.records.length / WORDS
@@ -55,7 +56,7 @@ export const exactDedupSignatures = (o: ExactSignatureOptions) =>
         }
         state.ids.write(ids)
       })
-    const finish = wrapWrite(o.folder, () => {
+    const finish = tryWrite(o.folder, () => {
       const r = state.records
       const n = r.length / WORDS
       const order = Array.from({ length: n }, (_, i) => i).sort((x, y) =>
@@ -63,7 +64,7 @@ export const exactDedupSignatures = (o: ExactSignatureOptions) =>
       )
       const out = new Uint32Array(r.length)
       order.forEach((i, k) => out.set(r.slice(i * 3, i * 3 + 3), k * 3))
-      const f = new AtomicFile(exactSigPath(o.folder, o.rank))
+      const f = new AtomicFileSync(exactSigPath(o.folder, o.rank))
       f.write(new Uint8Array(out.buffer))
       f.commit()
       state.ids.commit()
@@ -85,7 +86,7 @@ export interface ExactFindOptions {
 }
 
 /** Stage 2: merge every task's sorted hashes; within a run of equal hashes all but the first are removed. */
-export const exactDedupFind = (o: ExactFindOptions): Effect.Effect<void, ConfigError | WriteError> =>
+export const exactDedupFind = (o: ExactFindOptions): Effect.Effect<void, DataConfigError | WriteError> =>
   Effect.gen(function*() {
     const dir = path.join(o.input, "sigs")
     const files = yield* wrapConfig(() =>
@@ -138,9 +139,9 @@ export const exactDedupFind = (o: ExactFindOptions): Effect.Effect<void, ConfigE
     }
     const ids = yield* Effect.tryPromise({
       try: () => resolveIds(o.input, wanted),
-      catch: (e) => e instanceof ConfigError ? e : new ConfigError({ message: String(e) })
+      catch: (e) => e instanceof DataConfigError ? e : new DataConfigError({ message: String(e) })
     })
-    yield* wrapWrite(o.output, () => {
+    yield* tryWrite(o.output, () => {
       for (const [rank, list] of found) {
         const named: Array<Removal> = list.map((x) => ({ doc: x.doc, duplicateOf: ids.get(x.rank)!.get(x.first)! }))
         writeRemovals(o.output, rank, named)

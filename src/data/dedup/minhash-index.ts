@@ -16,9 +16,10 @@
 import { Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import * as path from "node:path"
-import { ConfigError, type WriteError } from "../errors.ts"
+import { DataConfigError, type WriteError } from "../errors.ts"
 import type { StatsCollector } from "../stats.ts"
-import { AtomicFile, pad, wrapConfig, wrapWrite } from "./files.ts"
+import { AtomicFileSync, tryWrite } from "../io/atomic.ts"
+import { pad, wrapConfig } from "./files.ts"
 import { ReaderHeap, RecordReader } from "./merge.ts"
 import { bucketSignatureOrder, checkIndexName, defaultMinhashConfig, indexPath, type MinhashConfig } from "./minhash.ts"
 
@@ -37,11 +38,11 @@ export interface MinhashBuildIndexOptions {
 }
 
 /** datatrove MinhashBuildIndex.run for one bucket. */
-export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<void, ConfigError | WriteError> =>
+export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<void, DataConfigError | WriteError> =>
   Effect.gen(function*() {
     const config = o.config ?? defaultMinhashConfig
     if (o.worldSize !== config.numBuckets) {
-      return yield* new ConfigError({ message: `build index: run exactly one task per bucket (${config.numBuckets} tasks, not ${o.worldSize})` })
+      return yield* new DataConfigError({ message: `build index: run exactly one task per bucket (${config.numBuckets} tasks, not ${o.worldSize})` })
     }
     const bad = checkIndexName(o.indexName, "build index")
     if (bad !== undefined) return yield* bad
@@ -61,8 +62,8 @@ export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<vo
       return out
     })
     const file = indexPath(o.output, bucket, o.indexName)
-    yield* wrapWrite(file, () => {
-      const out = new AtomicFile(file)
+    yield* tryWrite(file, () => {
+      const out = new AtomicFileSync(file)
       try {
         const cmpSig = bucketSignatureOrder(config.hashesPerBucket)
         // HashSig order: signature, then file_id (the reader's position), then doc_id.
@@ -83,7 +84,7 @@ export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<vo
           const d = r.data(), off = r.offset()
           o.stats.add("minhash_build_index", "signatures")
           const c = hasLast ? cmpSig(d, off, last, 0) : 1
-          if (c < 0) throw new ConfigError({ message: `${r.file}: hash order error at record ${r.index} (rerun the signature stage)` })
+          if (c < 0) throw new DataConfigError({ message: `${r.file}: hash order error at record ${r.index} (rerun the signature stage)` })
           if (c !== 0) {
             // `if not last or last.sig != v.sig`: each distinct signature once.
             for (let k = 0; k < sigWords; k++) buf.push(d[off + k]!)
@@ -112,7 +113,7 @@ export const minhashBuildIndex = (o: MinhashBuildIndexOptions): Effect.Effect<vo
 /** The signatures of an index file as BigInt tuples (for inspection and tests). */
 export const readIndexFile = (bytes: Uint8Array, config: MinhashConfig = defaultMinhashConfig): Array<Array<bigint>> => {
   const size = config.hashesPerBucket * 8
-  if (bytes.byteLength % size !== 0) throw new ConfigError({ message: `index file of ${bytes.byteLength} bytes is not a whole number of ${size}-byte records` })
+  if (bytes.byteLength % size !== 0) throw new DataConfigError({ message: `index file of ${bytes.byteLength} bytes is not a whole number of ${size}-byte records` })
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const out: Array<Array<bigint>> = []
   for (let i = 0; i < bytes.byteLength; i += size) {

@@ -26,13 +26,14 @@ import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import type { Document } from "../Document.ts"
-import { ConfigError, type WriteError } from "../errors.ts"
+import { DataConfigError, type WriteError } from "../errors.ts"
 import type { StatsCollector } from "../stats.ts"
 import { DEFAULT_TEXT_NORM, simplifyText, type TextNormConfig } from "../text/datatrove-text.ts"
 import { wordTokenize } from "../text/spacy-en.ts"
-import { AtomicFile, idTablePath, pad, type Removal, resolveIds, wrapConfig, wrapWrite, writeRemovals } from "./files.ts"
+import { AtomicFileSync, tryWrite } from "../io/atomic.ts"
+import { idTablePath, pad, type Removal, resolveIds, wrapConfig, writeRemovals } from "./files.ts"
 import { ReaderHeap, RecordReader } from "./merge.ts"
-import { MT19937 } from "./mt19937.ts"
+import { MT19937 } from "../random/mt19937.ts"
 import { type MinhashKernel, minhashKernel } from "./minhash-wasm.ts"
 import { type WordBuffer, writeWords } from "./shingle-words.ts"
 
@@ -294,10 +295,10 @@ export const minhashSignatures = (o: MinhashSignatureOptions) =>
   const words = config.hashesPerBucket * 2 + 1
   return Stream.unwrap(Effect.gen(function*() {
     const state = yield* Effect.acquireRelease(
-      wrapWrite(o.folder, () => ({
+      tryWrite(o.folder, () => ({
         signer: new MinhashSignatures(config),
-        spills: Array.from({ length: config.numBuckets }, (_, b) => new AtomicFile(`${sigPath(o.folder, b, o.rank)}.unsorted`)),
-        ids: new AtomicFile(idTablePath(o.folder, o.rank)),
+        spills: Array.from({ length: config.numBuckets }, (_, b) => new AtomicFileSync(`${sigPath(o.folder, b, o.rank)}.unsorted`)),
+        ids: new AtomicFileSync(idTablePath(o.folder, o.rank)),
         index: 0,
         done: false
       })),
@@ -311,7 +312,7 @@ export const minhashSignatures = (o: MinhashSignatureOptions) =>
     const sig = new Uint32Array(state.signer.numHashes * 2)
     const record = new Uint32Array(words)
     const write = (chunk: ReadonlyArray<Document>) =>
-      wrapWrite(o.folder, () => {
+      tryWrite(o.folder, () => {
         const bufs = state.spills.map(() => new Uint32Array(chunk.length * words))
         let rows = 0
         let ids = ""
@@ -335,13 +336,13 @@ export const minhashSignatures = (o: MinhashSignatureOptions) =>
           for (let b = 0; b < config.numBuckets; b++) state.spills[b]!.write(new Uint8Array(bufs[b]!.buffer, 0, rows * words * 4))
         }
       })
-    const finish = wrapWrite(o.folder, () => {
+    const finish = tryWrite(o.folder, () => {
       for (let b = 0; b < config.numBuckets; b++) {
         const spill = state.spills[b]!
         spill.commit()
         const bytes = readFileSync(spill.file)
         const data = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
-        const out = new AtomicFile(sigPath(o.folder, b, o.rank))
+        const out = new AtomicFileSync(sigPath(o.folder, b, o.rank))
         out.write(new Uint8Array(sortRecords(data.slice(), words, config.hashesPerBucket).buffer))
         out.commit()
         rmSync(spill.file, { force: true })
@@ -378,9 +379,9 @@ export const indexPath = (folder: string, bucket: number, name: string) =>
 export const indexFileName = (file: string) => path.basename(file).slice(0, -INDEX_SUFFIX.length)
 
 /** An index name becomes part of a file name, so it may not name a folder. */
-export const checkIndexName = (name: string, what: string): ConfigError | undefined =>
+export const checkIndexName = (name: string, what: string): DataConfigError | undefined =>
   name.length === 0 || /[/\\]/.test(name) || name === "." || name === ".."
-    ? new ConfigError({ message: `${what}: ${JSON.stringify(name)} is not a usable index name` })
+    ? new DataConfigError({ message: `${what}: ${JSON.stringify(name)} is not a usable index name` })
     : undefined
 
 /**
@@ -448,14 +449,14 @@ interface SigSource {
  * Stage 2 for one (bucket, worker): merge the bucket's sorted files (and index files) and write each equal
  * adjacent pair, as datatrove's MinhashDedupBuckets.run does.
  */
-export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, ConfigError | WriteError> =>
+export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, DataConfigError | WriteError> =>
   Effect.gen(function*() {
     const config = o.config ?? defaultMinhashConfig
     if (o.worldSize % config.numBuckets !== 0) {
-      return yield* new ConfigError({ message: `bucket stage: tasks (${o.worldSize}) must be a multiple of num_buckets (${config.numBuckets})` })
+      return yield* new DataConfigError({ message: `bucket stage: tasks (${o.worldSize}) must be a multiple of num_buckets (${config.numBuckets})` })
     }
     if (o.createIndexName !== undefined) {
-      if (o.indexFolder === undefined) return yield* new ConfigError({ message: "bucket stage: createIndexName needs indexFolder (the index is written there)" })
+      if (o.indexFolder === undefined) return yield* new DataConfigError({ message: "bucket stage: createIndexName needs indexFolder (the index is written there)" })
       const bad = checkIndexName(o.createIndexName, "createIndexName")
       if (bad !== undefined) return yield* bad
     }
@@ -486,11 +487,11 @@ export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, Co
     const outIndexFile = o.createIndexName === undefined
       ? undefined
       : path.join(o.indexFolder!, `bucket_${pad(bucket, 3)}`, `${o.createIndexName}_${pad(worker, 2)}${INDEX_SUFFIX}`)
-    yield* wrapWrite(o.output, () => {
+    yield* tryWrite(o.output, () => {
       const dupsFile = path.join(o.output, `${pad(bucket, 5)}_${pad(worker, 2)}.dups`)
-      const out = new AtomicFile(dupsFile)
-      const matchesOut = indexFiles.length > 0 ? new AtomicFile(dupsFile.replace(/\.dups$/, indexMatchesSuffix)) : undefined
-      const outIndex = outIndexFile === undefined ? undefined : new AtomicFile(outIndexFile)
+      const out = new AtomicFileSync(dupsFile)
+      const matchesOut = indexFiles.length > 0 ? new AtomicFileSync(dupsFile.replace(/\.dups$/, indexMatchesSuffix)) : undefined
+      const outIndex = outIndexFile === undefined ? undefined : new AtomicFileSync(outIndexFile)
       try {
         // datatrove get_worker_hash_range: workers of one bucket split it at the first hash of evenly spaced
         // lines of the bucket's first signature file; index files are read over the same range.
@@ -499,7 +500,7 @@ export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, Co
         if (perBucket > 1 && files.length > 0) {
           const first = readers[0]!
           const step = Math.floor(first.count / perBucket)
-          if (first.count < perBucket) throw new ConfigError({ message: `${perBucket} workers per bucket but only ${first.count} signatures` })
+          if (first.count < perBucket) throw new DataConfigError({ message: `${perBucket} workers per bucket but only ${first.count} signatures` })
           if (worker > 0) min = { lo: first.word(step * worker, 0), hi: first.word(step * worker, 1) }
           if (worker + 1 < perBucket) max = { lo: first.word(step * (worker + 1), 0), hi: first.word(step * (worker + 1), 1) }
         }
@@ -554,7 +555,7 @@ export const minhashBuckets = (o: MinhashBucketsOptions): Effect.Effect<void, Co
           const d = s.reader.data(), off = s.reader.offset()
           const c = hasLast ? cmpSig(d, off, last, 0) : 1
           if (c < 0) {
-            throw new ConfigError({
+            throw new DataConfigError({
               message: `${s.reader.file}: hash order error at record ${s.reader.index} (a signature or index file is not sorted; rerun the stage that wrote it)`
             })
           }
@@ -632,14 +633,14 @@ const key = (file: number, doc: number) => file * 4294967296 + doc
 // datatrove.
 const INDEX_NODE = key(INDEX_SENTINEL, INDEX_SENTINEL)
 
-export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, ConfigError | WriteError> =>
+export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, DataConfigError | WriteError> =>
   Effect.gen(function*() {
     const config = o.config ?? defaultMinhashConfig
     const dupFiles = yield* wrapConfig(() =>
       existsSync(o.input) ? readdirSync(o.input).filter((f) => f.endsWith(".dups")).sort() : []
     )
     if (dupFiles.length % config.numBuckets !== 0) {
-      return yield* new ConfigError({ message: `${o.input}: ${dupFiles.length} .dups files is not a multiple of ${config.numBuckets} buckets` })
+      return yield* new DataConfigError({ message: `${o.input}: ${dupFiles.length} .dups files is not a multiple of ${config.numBuckets} buckets` })
     }
     const unionSet = new Map<number, number>()
     const setSize = new Map<number, number>()
@@ -682,7 +683,7 @@ export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, Co
     yield* wrapConfig(() => {
       for (const f of dupFiles) {
         const bytes = readFileSync(path.join(o.input, f))
-        if (bytes.byteLength % 16 !== 0) throw new ConfigError({ message: `${f}: not a whole number of <4I records` })
+        if (bytes.byteLength % 16 !== 0) throw new DataConfigError({ message: `${f}: not a whole number of <4I records` })
         const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         for (let i = 0; i < bytes.byteLength; i += 16) {
           const f1 = v.getUint32(i, true), d1 = v.getUint32(i + 4, true)
@@ -731,9 +732,9 @@ export const minhashCluster = (o: MinhashClusterOptions): Effect.Effect<void, Co
     }
     const ids = yield* Effect.tryPromise({
       try: () => resolveIds(o.signatures, wanted),
-      catch: (e) => e instanceof ConfigError ? e : new ConfigError({ message: String(e) })
+      catch: (e) => e instanceof DataConfigError ? e : new DataConfigError({ message: String(e) })
     })
-    yield* wrapWrite(o.output, () => {
+    yield* tryWrite(o.output, () => {
       for (const [file, list] of removals) {
         const named: Array<Removal> = list.map(({ doc, root }) => ({
           doc,

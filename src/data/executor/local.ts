@@ -9,7 +9,7 @@ import { Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as path from "node:path"
-import { writeFileAtomic } from "../dedup/files.ts"
+import { writeFileAtomicSync } from "../io/atomic.ts"
 import type { Stats } from "../stats.ts"
 import { ExecutorError, incompleteRanks, isRankCompleted, mergeStatsFiles, progressPath, TASK_ENV, taskLogPath } from "./task.ts"
 
@@ -137,7 +137,7 @@ export const runLocal = (job: Job, options: LocalOptions = {}): Effect.Effect<St
     if (todo.length > 0) {
       for (const folder of job.outputs ?? []) removeStaleTemps(folder)
       removeStaleTemps(job.loggingDir)
-      writeFileAtomic(
+      writeFileAtomicSync(
         path.join(job.loggingDir, "executor.json"),
         JSON.stringify({ name: job.name, tasks: job.tasks, workers: job.workers, script: job.script, args: job.args, depends: job.depends?.name }, null, 2)
       )

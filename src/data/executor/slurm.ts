@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { accessSync, constants } from "node:fs"
 import * as path from "node:path"
-import { writeFileAtomic } from "../dedup/files.ts"
+import { writeFileAtomicSync } from "../io/atomic.ts"
 import type { Job } from "./local.ts"
 import { taskCommand } from "./local.ts"
 import { ExecutorError, incompleteRanks, TASK_ENV } from "./task.ts"
@@ -97,7 +97,7 @@ export const submitSlurm = (job: SlurmJob, sbatch = "sbatch"): Effect.Effect<Sub
     const script = path.join(job.loggingDir, "launch_script.slurm")
     if (ranks.length === 0) return { script, jobId: undefined, ranks }
     yield* Effect.try({
-      try: () => writeFileAtomic(script, slurmScript(job, ranks)),
+      try: () => writeFileAtomicSync(script, slurmScript(job, ranks)),
       catch: (e) => new ExecutorError({ message: `cannot write ${script}: ${(e as Error).message}` })
     })
     if (!onPath(sbatch) && !path.isAbsolute(sbatch)) return { script, jobId: undefined, ranks }

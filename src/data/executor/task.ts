@@ -8,7 +8,7 @@
 import { Effect, Schema } from "effect"
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
-import { writeFileAtomic } from "../dedup/files.ts"
+import { writeFileAtomicSync } from "../io/atomic.ts"
 import { mergeStats, type Stats, StatsCollector } from "../stats.ts"
 
 export class ExecutorError extends Schema.TaggedError<ExecutorError>()("ExecutorError", {
@@ -34,7 +34,7 @@ export const mergeStatsFiles = (dir: string, tasks: number): Stats => {
     if (existsSync(f)) all.push(JSON.parse(readFileSync(f, "utf8")) as Stats)
   }
   const merged = mergeStats(all)
-  writeFileAtomic(path.join(dir, "stats.json"), JSON.stringify(merged, null, 2) + "\n")
+  writeFileAtomicSync(path.join(dir, "stats.json"), JSON.stringify(merged, null, 2) + "\n")
   return merged
 }
 
@@ -76,8 +76,8 @@ export const runTask = <E, R>(
     return body({ rank, worldSize, loggingDir, stats, log, progress }).pipe(
       Effect.tap(() =>
         Effect.sync(() => {
-          writeFileAtomic(statsPath(loggingDir, rank), JSON.stringify(stats.toJSON(), null, 2) + "\n")
-          writeFileAtomic(completionPath(loggingDir, rank), "")
+          writeFileAtomicSync(statsPath(loggingDir, rank), JSON.stringify(stats.toJSON(), null, 2) + "\n")
+          writeFileAtomicSync(completionPath(loggingDir, rank), "")
           log(`done in ${((performance.now() - started) / 1000).toFixed(2)} s: ${JSON.stringify(stats.toJSON())}`)
           // Whoever completes the last rank writes the merged stats.json (under Slurm nobody else would).
           if (incompleteRanks(loggingDir, worldSize).length === 0) mergeStatsFiles(loggingDir, worldSize)

@@ -1,12 +1,12 @@
 import { tableFromArrays, tableToIPC } from "apache-arrow"
 import { Effect, type Scope } from "effect"
 import { parquetWriteBuffer } from "hyparquet-writer"
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
 import * as path from "node:path"
 import { gzipSync } from "node:zlib"
 import type { Document } from "../Document.ts"
-import { WriteError } from "../errors.ts"
+import type { WriteError } from "../errors.ts"
 import type { DocSink } from "../filters/Filter.ts"
+import { AtomicFileSync, tryWrite, writeFileAtomicSync } from "./atomic.ts"
 
 /**
  * Writers for JSONL (optionally gzipped), Parquet and Arrow IPC. Every output file is written under a temporary
@@ -48,9 +48,9 @@ const jsonLine = (doc: Document) => JSON.stringify({ text: doc.text, id: doc.id,
 
 interface OpenFile {
   readonly final: string
-  readonly temp: string
   bytes: number
-  fd?: number
+  /** JSONL streams into its file; Parquet and Arrow collect rows and write the file whole at the end. */
+  out?: AtomicFileSync
   rows: Array<Document>
   pending: Array<string>
 }
@@ -74,10 +74,8 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<DocWriter, Wri
 
   const startFile = (name: string): OpenFile => {
     const final = finalName(name)
-    mkdirSync(path.dirname(final), { recursive: true })
-    const temp = `${final}.tmp-${process.pid}`
-    const f: OpenFile = { final, temp, bytes: 0, rows: [], pending: [] }
-    if (format === "jsonl") f.fd = openSync(temp, "w")
+    const f: OpenFile = { final, bytes: 0, rows: [], pending: [] }
+    if (format === "jsonl") f.out = new AtomicFileSync(final)
     open.set(name, f)
     return f
   }
@@ -88,14 +86,14 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<DocWriter, Wri
     const raw = Buffer.from(f.pending.join(""))
     f.pending = []
     const bytes = gz ? gzipSync(raw, { level: 6 }) : raw
-    writeSync(f.fd!, bytes)
+    f.out!.write(bytes)
     f.bytes += bytes.length
   }
 
   const finish = (f: OpenFile) => {
     if (format === "jsonl") {
       flush(f)
-      closeSync(f.fd!)
+      f.out!.commit()
     }
     else if (format === "parquet") {
       const buf = parquetWriteBuffer({
@@ -105,20 +103,15 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<DocWriter, Wri
           { name: "metadata", data: f.rows.map((d) => JSON.stringify(d.metadata)), type: "STRING" }
         ]
       })
-      const fd = openSync(f.temp, "w")
-      writeSync(fd, new Uint8Array(buf))
-      closeSync(fd)
+      writeFileAtomicSync(f.final, new Uint8Array(buf))
     } else {
       const table = tableFromArrays({
         text: f.rows.map((d) => d.text),
         id: f.rows.map((d) => d.id),
         metadata: f.rows.map((d) => JSON.stringify(d.metadata))
       })
-      const fd = openSync(f.temp, "w")
-      writeSync(fd, tableToIPC(table, "stream"))
-      closeSync(fd)
+      writeFileAtomicSync(f.final, tableToIPC(table, "stream"))
     }
-    renameSync(f.temp, f.final)
     done.push(f.final)
   }
 
@@ -140,13 +133,10 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<DocWriter, Wri
     }
   }
 
-  const wrap = <A>(file: string, f: () => A) =>
-    Effect.try({ try: f, catch: (e) => new WriteError({ file, message: (e as Error).message, cause: e }) })
-
   return Effect.acquireRelease(
     Effect.succeed<DocWriter>({
       write: (docs) =>
-        wrap(options.folder, () => {
+        tryWrite(options.folder, () => {
           for (const d of docs) writeOne(d)
           if (format === "jsonl") for (const f of open.values()) flush(f)
         }),
@@ -158,8 +148,7 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<DocWriter, Wri
           if (exit._tag === "Success") finish(f)
           else {
             // A failed or interrupted task must not leave a file that looks complete.
-            if (f.fd !== undefined) closeSync(f.fd)
-            rmSync(f.temp, { force: true })
+            f.out?.abort()
           }
         }
         open.clear()

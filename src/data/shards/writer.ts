@@ -6,6 +6,8 @@
  * Shuffles draw from numpy's `default_rng(seed)` (../random/numpy-rng.ts), so a seed gives datatrove's order.
  */
 import { Effect, FileSystem, type Scope, Stream } from "effect"
+import type { WriteError } from "../errors.ts"
+import { openFileAtomic, writeFileAtomic } from "../io/atomic.ts"
 import { defaultRng } from "../random/numpy-rng.ts"
 import type { TokenizerShape } from "../tokenizer/Tokenizer.ts"
 import type { TokenizerError } from "../tokenizer/errors.ts"
@@ -48,6 +50,7 @@ export interface ShardWriteOptions {
 }
 
 const io = (path: string) => (e: { readonly message: string }) => shardError("Io", `${path}: ${e.message}`, e)
+const writeFailed = (e: WriteError) => shardError("Io", `${e.file}: ${e.message}`, e)
 
 /** numpy's `default_rng(seed)`; a seed numpy refuses (negative, fractional) fails as an input error. */
 const shuffleRng = (seed: number | bigint) =>
@@ -75,12 +78,7 @@ export const createTokenFile = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = `${dir}/${name}`
-    const temp = (p: string) => `${p}.tmp-${process.pid}`
-    let closed = false
-    yield* Effect.addFinalizer(() =>
-      closed ? Effect.void : Effect.forEach([path, `${path}.index`, `${path}.metadata`], (p) => fs.remove(temp(p)).pipe(Effect.ignore), { discard: true })
-    )
-    const file = yield* fs.open(temp(path), { flag: "w" }).pipe(Effect.mapError(io(path)))
+    const file = yield* openFileAtomic(path).pipe(Effect.mapError(writeFailed))
     const docEnds: number[] = []
     let written = 0
     let buffered: Uint8Array[] = []
@@ -92,7 +90,7 @@ export const createTokenFile = (
       for (const b of buffered) chunk.set(b, at), at += b.length
       buffered = []
       bufferedBytes = 0
-      return file.writeAll(chunk).pipe(Effect.mapError(io(path)))
+      return file.write(chunk).pipe(Effect.mapError(writeFailed))
     })
     const limit = tokenSize === 2 ? 0xffff : 0xffffffff
     return {
@@ -114,15 +112,12 @@ export const createTokenFile = (
         }),
       close: Effect.gen(function*() {
         yield* flush
-        yield* file.sync.pipe(Effect.mapError(io(path)))
-        yield* fs.writeFile(temp(`${path}.index`), indexBytes(docEnds)).pipe(Effect.mapError(io(`${path}.index`)))
-        yield* fs.writeFileString(temp(`${path}.metadata`), metadataText(tokenizerName, tokenSize, written)).pipe(Effect.mapError(io(`${path}.metadata`)))
-        yield* fs.rename(temp(`${path}.index`), `${path}.index`).pipe(Effect.mapError(io(path)))
-        yield* fs.rename(temp(`${path}.metadata`), `${path}.metadata`).pipe(Effect.mapError(io(path)))
-        yield* fs.rename(temp(path), path).pipe(Effect.mapError(io(path)))
-        closed = true
+        // The .ds file goes last: its presence says the index and metadata beside it are complete.
+        yield* writeFileAtomic(`${path}.index`, indexBytes(docEnds)).pipe(Effect.mapError(writeFailed))
+        yield* writeFileAtomic(`${path}.metadata`, metadataText(tokenizerName, tokenSize, written)).pipe(Effect.mapError(writeFailed))
+        yield* file.commit.pipe(Effect.mapError(writeFailed))
         return { path, tokens: written, documents: docEnds.length }
-      })
+      }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
     }
   })
 
@@ -307,8 +302,7 @@ export const mergeTokenShards = (
     }
     files.push(yield* current.close)
     const metaPath = `${outputDir}/${options.saveFilename}.ds.metadata`
-    yield* fs.writeFileString(`${metaPath}.tmp-${process.pid}`, metadataText(tokenizerName, tokenSize, total)).pipe(Effect.mapError(io(metaPath)))
-    yield* fs.rename(`${metaPath}.tmp-${process.pid}`, metaPath).pipe(Effect.mapError(io(metaPath)))
+    yield* writeFileAtomic(metaPath, metadataText(tokenizerName, tokenSize, total)).pipe(Effect.mapError(writeFailed))
     return summarize(files, tokenSize)
   }))
 

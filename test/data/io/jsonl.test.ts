@@ -1,11 +1,11 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FileSystem, Schema, Stream } from "effect"
-import { JsonlError, readJsonl, writeLinesAtomic } from "../../../src/data/tokenizer/jsonl.ts"
+import { JsonlError, readJsonl, writeLinesAtomic } from "../../../src/data/io/jsonl.ts"
 
 const TextLine = Schema.Struct({ text: Schema.String })
 
-describe("JSONL input and output of the tokenizer programs", () => {
+describe("JSONL input and output", () => {
   it.effect("reads lines in order with their numbers, and stops at a bad line naming the file and the line", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

@@ -1,5 +1,9 @@
 /**
- * numpy's legacy `RandomState` (MT19937) far enough to reproduce `randint(low, high, dtype=np.uint64)`, which is
+ * The Mersenne Twister (MT19937, Matsumoto–Nishimura) behind numpy's legacy `RandomState` and CPython's
+ * `random.Random`; the two differ only in seeding: `RandomState(int)` uses `init_genrand` (the constructor),
+ * CPython's `random.seed(int)` uses `init_by_array` on the integer's 32-bit words (`MT19937.fromKey`).
+ *
+ * numpy's legacy `RandomState` (MT19937) is ported far enough to reproduce `randint(low, high, dtype=np.uint64)`, which is
  * how datatrove draws the MinHash permutation parameters (minhash.py `MinhashDedupSignature.parameters`:
  * `np.random.RandomState(seed)`, then `randint(1, p)` and `randint(0, p)` for p = 2^61 − 1). Every task must draw
  * the same parameters as datatrove, or signatures from the two tools could never be compared.
@@ -16,13 +20,43 @@ export class MT19937 {
   private readonly mt = new Uint32Array(N)
   private index = N
 
+  /** `init_genrand(seed)`; RandomState(int) → _legacy_seeding → mt19937_seed(seed & 0xffffffff). */
   constructor(seed: number) {
-    // RandomState(int) → _legacy_seeding → mt19937_seed(seed & 0xffffffff).
     this.mt[0] = seed >>> 0
     for (let i = 1; i < N; i++) {
       const prev = this.mt[i - 1]! ^ (this.mt[i - 1]! >>> 30)
       this.mt[i] = (Math.imul(1812433253, prev) + i) >>> 0
     }
+  }
+
+  /** `init_by_array(key)` (CPython's `_randommodule.c`), the seeding of `random.seed(n)`. */
+  static fromKey(key: ReadonlyArray<number>): MT19937 {
+    const g = new MT19937(19650218)
+    const mt = g.mt
+    let i = 1
+    let j = 0
+    for (let k = Math.max(N, key.length); k > 0; k--) {
+      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30)
+      mt[i] = ((mt[i]! ^ Math.imul(prev, 1664525)) + key[j]! + j) >>> 0
+      i++
+      j++
+      if (i >= N) {
+        mt[0] = mt[N - 1]!
+        i = 1
+      }
+      if (j >= key.length) j = 0
+    }
+    for (let k = N - 1; k > 0; k--) {
+      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30)
+      mt[i] = ((mt[i]! ^ Math.imul(prev, 1566083941)) - i) >>> 0
+      i++
+      if (i >= N) {
+        mt[0] = mt[N - 1]!
+        i = 1
+      }
+    }
+    mt[0] = 0x80000000
+    return g
   }
 
   private generate(): void {
@@ -34,6 +68,7 @@ export class MT19937 {
     this.index = 0
   }
 
+  /** `genrand_uint32`. */
   next32(): number {
     if (this.index >= N) this.generate()
     let y = this.mt[this.index++]!

@@ -1,6 +1,6 @@
 /**
- * JSON Lines in and out for the tokenizer programs. A line that is not JSON, or lacks the field, fails the run with
- * the file and line number: a tokenizer that skipped it would shift every following output line against its input.
+ * JSON Lines in and out. A line that is not JSON, or does not fit its schema, fails the run with the file and line
+ * number: a program that skipped it would shift every following output line against its input.
  */
 import { Effect, FileSystem, Schema, Sink, Stream } from "effect"
 
@@ -12,12 +12,29 @@ export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
   message: Schema.String
 }) {}
 
-const jsonlError = (path: string, line: number, problem: string): JsonlError =>
+export const jsonlError = (path: string, line: number, problem: string): JsonlError =>
   new JsonlError({ path, line, message: line > 0 ? `${path}:${line}: ${problem}` : `${path}: ${problem}` })
 
-/** The decoded lines of a JSONL file, in order, each with its line number. */
-export const readJsonl = <A>(path: string, schema: Schema.Codec<A, unknown>): Stream.Stream<{ readonly line: number; readonly value: A }, JsonlError, FileSystem.FileSystem> => {
+/** A token id: a non-negative integer (the vocabulary bound is the consumer's to check, it alone knows it). */
+export const TokenId = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/** `{"ids": [...]}`: a tokenized document or a pre-packed training row, the one ids line of the toolkit. */
+export const IdsLine = Schema.Struct({ ids: Schema.Array(TokenId) })
+export type IdsLine = typeof IdsLine.Type
+
+export interface ReadJsonlOptions {
+  /** "fail" (default): a blank line is an error, since it is a missing record; "skip": blank lines are ignored. */
+  readonly blankLines?: "fail" | "skip"
+}
+
+/** The decoded lines of a JSONL file, in order, each with its 1-based line number. */
+export const readJsonl = <A>(
+  path: string,
+  schema: Schema.Codec<A, unknown>,
+  options: ReadJsonlOptions = {}
+): Stream.Stream<{ readonly line: number; readonly value: A }, JsonlError, FileSystem.FileSystem> => {
   const decode = Schema.decodeUnknownEffect(schema)
+  const skipBlank = options.blankLines === "skip"
   return Stream.unwrap(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     return fs.stream(path).pipe(
@@ -25,6 +42,7 @@ export const readJsonl = <A>(path: string, schema: Schema.Codec<A, unknown>): St
       Stream.decodeText(),
       Stream.splitLines,
       Stream.zipWithIndex,
+      Stream.filter(([text]) => !skipBlank || text.trim().length > 0),
       Stream.mapEffect(([text, index]) => {
         const line = index + 1
         let json: unknown
