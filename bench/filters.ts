@@ -17,7 +17,7 @@ import { GopherQualityFilter } from "../src/data/filters/gopher-quality.ts"
 import { GopherRepetitionFilter } from "../src/data/filters/gopher-repetition.ts"
 import { makeDocument } from "../src/data/Document.ts"
 import { forgetRecentTexts } from "../src/data/text/datatrove-text.ts"
-import { startNewVocab } from "../src/data/text/spacy-en.ts"
+import { startNewVocab } from "../src/data/text/spacy-en/index.ts"
 import { generatedEnglish, jsonlTexts } from "./corpus.ts"
 import { referencePython, runPythonReference } from "./python-reference.ts"
 

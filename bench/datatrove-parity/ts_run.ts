@@ -13,7 +13,7 @@ import type { DocFilter } from "../../src/data/filters/Filter.ts"
 import { FineWebQualityFilter } from "../../src/data/filters/fineweb-quality.ts"
 import { GopherQualityFilter } from "../../src/data/filters/gopher-quality.ts"
 import { GopherRepetitionFilter } from "../../src/data/filters/gopher-repetition.ts"
-import { countSentences, spacyTokens, wordTokenize } from "../../src/data/text/spacy-en.ts"
+import { countSentences, spacyTokens, wordTokenize } from "../../src/data/text/spacy-en/index.ts"
 
 const [corpusPath, outPath] = process.argv.slice(2)
 if (corpusPath === undefined || outPath === undefined) {

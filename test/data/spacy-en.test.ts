@@ -1,5 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { countSentences, pyRegexToJs, spacyTokens, wordTokenize } from "../../src/data/text/spacy-en.ts"
+import { C4_JAVASCRIPT, C4_LOREM_IPSUM, C4_PHRASE_HINTS, C4_POLICY_PHRASES } from "../../src/data/text/c4-phrases.ts"
+import {
+  countSentences,
+  currentVocab,
+  docTokens,
+  pyRegexToJs,
+  SPAN_C4_LOWER_HINT,
+  SpacyTokenizer,
+  spacyTokens,
+  wordTokenize
+} from "../../src/data/text/spacy-en/index.ts"
 
 // Expected tokens are derived by hand from spaCy's English rules (prefix/suffix/infix lists, tokenizer
 // exceptions, URL pattern) and match what spaCy documents for these constructions.
@@ -65,5 +75,32 @@ describe("spaCy sentencizer", () => {
   })
   it("counts an empty text as one piece, as datatrove's split_into_sentences does", () => {
     expect(countSentences("")).toBe(1)
+  })
+})
+
+describe("the tokenizer's state", () => {
+  it("belongs to its instance: a tokenizer of its own fills its own Vocab generations, not the shared one's", () => {
+    const shared = currentVocab()
+    const own = new SpacyTokenizer(8)
+    const first = own.currentVocab
+    const texts = Array.from({ length: 40 }, (_, i) => `word${i} and (more${i}) don't stop.`)
+    for (const text of texts) expect(own.wordTokenize(text)).toEqual(wordTokenize(text))
+    expect(own.currentVocab).not.toBe(first)
+    expect(own.currentVocab).not.toBe(shared)
+    expect(currentVocab()).toBe(shared)
+  })
+})
+
+describe("C4 phrase hints", () => {
+  it("every C4 phrase contains a hint, and each hint is one word", () => {
+    for (const phrase of [C4_LOREM_IPSUM, C4_JAVASCRIPT, ...C4_POLICY_PHRASES]) {
+      expect(C4_PHRASE_HINTS.some((h) => phrase.includes(h)), phrase).toBe(true)
+    }
+    for (const hint of C4_PHRASE_HINTS) expect(hint).toMatch(/^[a-z]+$/)
+  })
+  it("marks a text whose runs hold a hint, in any case and inside split runs", () => {
+    expect(docTokens("Read our Privacy Policy.").flags & SPAN_C4_LOWER_HINT).toBe(SPAN_C4_LOWER_HINT)
+    expect(docTokens("(COOKIES!)").flags & SPAN_C4_LOWER_HINT).toBe(SPAN_C4_LOWER_HINT)
+    expect(docTokens("Plain words, nothing more.").flags & SPAN_C4_LOWER_HINT).toBe(0)
   })
 })

@@ -4,7 +4,7 @@
  * `" ".join(words[i:i+n])` is the contiguous byte range from the start of word i to the end of word i+n−1 and can
  * be hashed without building a string.
  *
- * The shared implementation (text/datatrove-text.ts `simplifyText`, text/spacy-en.ts `wordTokenize`) is the
+ * The shared implementation (text/datatrove-text.ts `simplifyText`, text/spacy-en `wordTokenize`) is the
  * definition; this is a faster equivalent for the common case, and falls back to it, piece by piece or for the
  * whole document, wherever the fast path could differ:
  *
@@ -28,7 +28,7 @@
  */
 import { DATATROVE_PUNCTUATION, DEFAULT_TEXT_NORM, simplifyText, type TextNormConfig } from "../text/datatrove-text.ts"
 import { isPySpaceCode } from "../text/pytext.ts"
-import { SPECIALS, wordTokenize } from "../text/spacy-en.ts"
+import { SPECIALS, wordTokenize } from "../text/spacy-en/index.ts"
 
 /** The definition: `word_tokenize(simplify_text(text))` with the shared implementation. */
 export const referenceWords = (text: string, norm: TextNormConfig = DEFAULT_TEXT_NORM): Array<string> =>

@@ -1,7 +1,8 @@
 import type { Document } from "../Document.ts"
+import { C4_JAVASCRIPT, C4_LOREM_IPSUM, C4_PHRASE_HINTS, C4_POLICY_PHRASES } from "../text/c4-phrases.ts"
 import { countSentencesAndWords, documentTokens, memoizedTokens, rememberWords, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
 import { isPySpaceCode, pyLen, pyLineEnd, pyNextLine, pyStrip } from "../text/pytext.ts"
-import { type DocTokens, sentenceStarts, SPAN_C4_LOWER_HINT, spacyTokens, WordBuffer } from "../text/spacy-en.ts"
+import { type DocTokens, sentenceStarts, SPAN_C4_LOWER_HINT, spacyTokens, WordBuffer } from "../text/spacy-en/index.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**
@@ -43,12 +44,12 @@ export const c4QualityDefaults: C4QualityOptions = {
 const CITATION = /\[\d*]|\[edit]|\[citation needed]/g
 const END_PUNCTUATION = [".", "?", "!", "\"", "'"]
 /**
- * Every lowercased phrase C4 looks for contains one of these. Where `text.toLowerCase()` contains one, the text
- * matches case-insensitively: the only characters that lowercase to ASCII letters are the letters themselves, the
- * Kelvin sign (k) and İ (i followed by U+0307, which no hint has after an i), and all of them fold to that letter.
+ * Every lowercased phrase C4 looks for contains one of C4_PHRASE_HINTS. Where `text.toLowerCase()` contains one,
+ * the text matches case-insensitively: the only characters that lowercase to ASCII letters are the letters
+ * themselves, the Kelvin sign (k) and İ (i followed by U+0307, which no hint has after an i), and all of them fold
+ * to that letter.
  */
-const LOWER_HINTS = /lorem ipsum|javascript|terms of use|policy|cookie/iu
-const POLICY_SUBSTRINGS = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
+const LOWER_HINTS = new RegExp(C4_PHRASE_HINTS.join("|"), "iu")
 
 /** Sentence pieces for `split_paragraph=False`: spaCy sentence spans cut at their ends, as split_into_sentences. */
 const splitIntoSentences = (text: string): Array<string> => {
@@ -123,10 +124,10 @@ export const C4QualityFilter = (options: Partial<C4QualityOptions> = {}): DocFil
     if (o.filterNoTerminalPunct && (!END_PUNCTUATION.some((p) => line.endsWith(p)) || line.endsWith("..."))) return "skip"
     if (w.count < o.minWordsPerLine) return "skip"
     const lower = lowerChecks ? line.toLowerCase() : ""
-    if (lowerChecks && o.filterLoremIpsum && lower.includes("lorem ipsum")) return "lorem_ipsum"
-    if (lowerChecks && o.filterJavascript && lower.includes("javascript")) return "skip"
+    if (lowerChecks && o.filterLoremIpsum && lower.includes(C4_LOREM_IPSUM)) return "lorem_ipsum"
+    if (lowerChecks && o.filterJavascript && lower.includes(C4_JAVASCRIPT)) return "skip"
     if (o.filterCurlyBracket && line.includes("{")) return "curly_bracket"
-    if (lowerChecks && o.filterPolicy && POLICY_SUBSTRINGS.some((p) => lower.includes(p))) return "skip"
+    if (lowerChecks && o.filterPolicy && C4_POLICY_PHRASES.some((p) => lower.includes(p))) return "skip"
     kept.push(line)
     return "keep"
   }

@@ -1,7 +1,7 @@
 import type { Document } from "../Document.ts"
 import { splitIntoWordIds, textOnlyNewlineBreaks } from "../text/datatrove-text.ts"
 import { isPySpaceCode, onlyNewlineBreaks, pyCount, pyLineEnd, pyNextLine } from "../text/pytext.ts"
-import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en.ts"
+import { WORD_ALPHA, WORD_NON_PUNCT } from "../text/spacy-en/index.ts"
 import { type DocFilter, drop, keep } from "./Filter.ts"
 
 /**

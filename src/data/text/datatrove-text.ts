@@ -1,7 +1,7 @@
 /**
  * datatrove's text utilities (src/datatrove/utils/text.py at huggingface/datatrove a649de7): the punctuation sets
  * the Gopher and FineWeb filters test against, `simplify_text` (MinHash and exact dedup normalize with it), and
- * `split_into_words` / `split_into_sentences` for English (spaCy, see spacy-en.ts).
+ * `split_into_words` / `split_into_sentences` for English (spaCy, see spacy-en/index.ts).
  */
 import { PUNCTUATION_ONLY } from "./datatrove-punct.ts"
 import { hasSurrogate, onlyNewlineBreaks, pyLen } from "./pytext.ts"
@@ -14,7 +14,7 @@ import {
   type Words,
   wordsAndSentences,
   wordTokenize
-} from "./spacy-en.ts"
+} from "./spacy-en/index.ts"
 
 export {
   DATATROVE_PUNCTUATION,
