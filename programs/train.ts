@@ -11,118 +11,129 @@
  * --tokenizer tokenizer.json every checkpoint also holds the tokenizer, so transformers' AutoTokenizer loads it.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, FileSystem, Option, Stream } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { type PresetName, presets } from "../src/model/config.ts"
+import { resolveTrainingData } from "../src/train/mixture-spec.ts"
 import { smollm2AdamW } from "../src/train/optimizer.ts"
-import type { MixtureSource } from "../src/data/mixture/Mixture.ts"
-import type { ShardError } from "../src/data/shards/format.ts"
-import { listTokenShards } from "../src/data/shards/reader.ts"
-import { type ModelInit, type TrainingData, train } from "../src/train/trainer.ts"
+import {
+  checkTrainOptions,
+  defaultWarmup,
+  fraction,
+  type ModelInit,
+  nonNegative,
+  nonNegativeInteger,
+  type NumberRule,
+  positive,
+  positiveInteger,
+  type TrainOptions,
+  TrainOptionsError
+} from "../src/train/options.ts"
+import { checkRunFolder } from "../src/train/run-folder.ts"
+import { formatStepLine } from "../src/train/step-log.ts"
+import { train } from "../src/train/trainer.ts"
 
-const presetNames = Object.keys(presets) as Array<PresetName>
+/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
+const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
+  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
+/** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
+const checked = (rule: NumberRule) => Flag.filter((n: number) => rule.holds(n), () => rule.expected)
 
-/** `--data`: a .jsonl file of ids, a folder of token shards, or `name=weight:folder,…` for a mixture. */
-const parseData = (spec: string, seed: number): Effect.Effect<TrainingData, Error | ShardError, FileSystem.FileSystem> =>
+/** Runs the loop on the GPU, one line per step on stderr, a summary on stdout. */
+const runTraining = (options: TrainOptions) =>
   Effect.gen(function*() {
-    if (spec.endsWith(".jsonl")) return { _tag: "IdsJsonl", path: spec }
-    const parts = spec.split(",").map((part) => {
-      const m = /^([^=]+)=([0-9.eE+-]+):(.+)$/.exec(part)
-      return m === null ? { name: "data", weight: 1, dir: part } : { name: m[1]!, weight: Number(m[2]), dir: m[3]! }
-    })
-    if (parts.length > 1 && parts.some((p) => p.name === "data")) {
-      return yield* Effect.fail(new Error(`--data ${spec}: a mixture is name=weight:folder,name=weight:folder`))
-    }
-    const sources: Array<MixtureSource> = []
-    for (const p of parts) {
-      const shards = yield* listTokenShards(p.dir)
-      if (shards.length === 0) return yield* Effect.fail(new Error(`--data: no .ds token shards in ${p.dir}`))
-      sources.push({ name: p.name, weight: p.weight, shards })
-    }
-    return { _tag: "Mixture", seed, sources }
+    const gpu = yield* Gpu
+    yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
+    const started = performance.now()
+    let last: { step: number; loss: number } | undefined
+    yield* train(options).pipe(Stream.runForEach((m) =>
+      Effect.sync(() => {
+        last = m
+        process.stderr.write(`${formatStepLine(m, options.steps)}\n`)
+      })
+    ))
+    const seconds = (performance.now() - started) / 1000
+    yield* Console.log(
+      last === undefined
+        ? `Nothing to do: ${options.out} is already at step ${options.steps} or beyond.`
+        : `Done: step ${last.step}, loss ${last.loss.toFixed(4)}, ${seconds.toFixed(1)} s. Metrics in ${options.out}/metrics.jsonl.`
+    )
   })
 
 const command = Command.make(
   "train",
   {
-    init: Flag.String("init").pipe(Flag.withDescription("Start from this Hugging Face model folder"), Flag.optional),
-    preset: Flag.Literals("preset", presetNames).pipe(Flag.withDescription("Start from random weights of this shape"), Flag.optional),
+    init: Flag.String("init").pipe(Flag.withDescription("Start from this Hugging Face model folder (give this or --preset)"), Flag.optional),
+    preset: Flag.Literals("preset", Object.keys(presets) as Array<PresetName>).pipe(
+      Flag.withDescription("Start from random weights of this shape, drawn with --seed (give this or --init)"),
+      Flag.optional
+    ),
     data: Flag.String("data").pipe(Flag.withDescription(
       "ids JSONL (one {\"ids\": [...]} of seq_len + 1 tokens per line), or token shards: a folder of .ds files, " +
-        "or a mixture name=weight:folder,name=weight:folder"
+        "or a mixture name=weight:folder,name=weight:folder (required)"
     )),
-    seqLen: Flag.Int("seq-len").pipe(Flag.withDefault(256)),
-    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(4)),
-    gradAccum: Flag.Int("grad-accum").pipe(Flag.withDefault(1)),
-    steps: Flag.Int("steps").pipe(Flag.withDefault(100)),
-    lr: Flag.Finite("lr").pipe(Flag.withDescription("Peak learning rate (SmolLM2: 3e-3 for 135M/360M, 5e-4 for 1.7B)"), Flag.withDefault(3e-3)),
-    warmup: Flag.Int("warmup").pipe(Flag.withDescription("Linear warmup steps (SmolLM2: 2000)"), Flag.withDefault(2000)),
-    decayFraction: Flag.Finite("decay-fraction").pipe(Flag.withDescription("WSD: last fraction of steps decaying linearly to 0"), Flag.withDefault(0.2)),
-    schedule: Flag.Literals("schedule", ["wsd", "cosine"]).pipe(Flag.withDefault("wsd" as const)),
-    weightDecay: Flag.Finite("weight-decay").pipe(Flag.withDefault(smollm2AdamW.weightDecay)),
-    clip: Flag.Finite("clip").pipe(Flag.withDescription("Global gradient-norm clipping (0: off)"), Flag.withDefault(smollm2AdamW.clip)),
-    seed: Flag.Int("seed").pipe(Flag.withDefault(8)),
-    out: Flag.String("out"),
-    saveEvery: Flag.Int("save-every").pipe(Flag.withDescription("Checkpoint every N steps (0: only at the end)"), Flag.withDefault(0)),
-    saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(Flag.withDefault("f32" as const)),
-    resume: Flag.Boolean("resume").pipe(Flag.withDescription("Continue from the newest checkpoint in --out"), Flag.withDefault(false)),
+    out: Flag.String("out").pipe(Flag.withDescription("The run's folder: OUT/checkpoints/step-N and OUT/metrics.jsonl (required)")),
+    seqLen: Flag.Int("seq-len").pipe(checked(positiveInteger), defaulting(256, "Tokens each position sees (a row holds seq_len + 1)")),
+    batchSize: Flag.Int("batch-size").pipe(checked(positiveInteger), defaulting(4, "Rows per micro-batch")),
+    gradAccum: Flag.Int("grad-accum").pipe(checked(positiveInteger), defaulting(1, "Micro-batches per optimizer step")),
+    steps: Flag.Int("steps").pipe(checked(positiveInteger), defaulting(100, "Optimizer steps of the whole run")),
+    lr: Flag.Finite("lr").pipe(checked(positive), defaulting(3e-3, "Peak learning rate (SmolLM2: 3e-3 for 135M/360M, 5e-4 for 1.7B)", "3e-3")),
+    warmup: Flag.Int("warmup").pipe(
+      checked(nonNegativeInteger),
+      Flag.withDescription("Linear warmup steps (SmolLM2: 2000) (default: min(2000, a tenth of --steps))"),
+      Flag.optional
+    ),
+    decayFraction: Flag.Finite("decay-fraction").pipe(checked(fraction), defaulting(0.2, "WSD: last fraction of steps decaying linearly to 0")),
+    schedule: Flag.Literals("schedule", ["wsd", "cosine"]).pipe(defaulting("wsd", "Learning-rate schedule: warmup-stable-decay or cosine")),
+    weightDecay: Flag.Finite("weight-decay").pipe(checked(nonNegative), defaulting(smollm2AdamW.weightDecay, "AdamW weight decay of the matrices")),
+    clip: Flag.Finite("clip").pipe(checked(nonNegative), defaulting(smollm2AdamW.clip, "Global gradient-norm clipping (0: off)")),
+    seed: Flag.Int("seed").pipe(defaulting(8, "Seed of the initial weights (--preset) and of the mixture's sampling")),
+    saveEvery: Flag.Int("save-every").pipe(checked(nonNegativeInteger), defaulting(0, "Checkpoint every N steps (0: only at the end)")),
+    saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(
+      defaulting("f32", "Weights in model.safetensors (the trainer state keeps f32 either way)")
+    ),
+    resume: Flag.Boolean("resume").pipe(defaulting(false, "Continue from the newest checkpoint in --out", "off")),
+    overwrite: Flag.Boolean("overwrite").pipe(defaulting(false, "Delete the checkpoints and metrics already in --out, then train from the start", "off")),
     tokenizer: Flag.String("tokenizer").pipe(
       Flag.withDescription(
-        "A tokenizer.json to put in every checkpoint (with tokenizer_config.json and special_tokens_map.json); " +
-          "without it a resumed run keeps its checkpoint's tokenizer"
+        "A tokenizer.json to put in every checkpoint (with tokenizer_config.json and special_tokens_map.json) " +
+          "(default: none; a resumed run keeps its checkpoint's tokenizer)"
       ),
       Flag.optional
     )
   },
   (a) =>
     Effect.gen(function*() {
-      const init: ModelInit | undefined = Option.isSome(a.init)
-        ? { _tag: "HfFolder", dir: a.init.value }
-        : Option.isSome(a.preset) ? { _tag: "Config", config: presets[a.preset.value], seed: a.seed } : undefined
-      if (init === undefined || (Option.isSome(a.init) && Option.isSome(a.preset))) {
-        return yield* Effect.fail(new Error("give exactly one of --init DIR or --preset NAME"))
+      if (Option.isSome(a.init) === Option.isSome(a.preset)) {
+        return yield* new TrainOptionsError({ flag: "--init/--preset", message: "give exactly one of --init DIR or --preset NAME" })
       }
-      const data = yield* parseData(a.data, a.seed)
-      const gpu = yield* Gpu
-      yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
-      const started = performance.now()
-      let last: { step: number; loss: number } | undefined
-      yield* train({
+      const init: ModelInit = Option.isSome(a.init)
+        ? { _tag: "HfFolder", dir: a.init.value }
+        : { _tag: "Config", config: presets[Option.getOrThrow(a.preset)], seed: a.seed }
+      const warmup = Option.getOrElse(a.warmup, () => defaultWarmup(a.steps))
+      const options: TrainOptions = {
         out: a.out,
         init,
-        data,
+        data: yield* resolveTrainingData(a.data, a.seed),
         seqLen: a.seqLen,
         batchSize: a.batchSize,
         gradAccum: a.gradAccum,
         steps: a.steps,
-        schedule: { kind: a.schedule, peak: a.lr, warmup: a.warmup, totalSteps: a.steps, decayFraction: a.decayFraction },
+        schedule: { kind: a.schedule, peak: a.lr, warmup, totalSteps: a.steps, decayFraction: a.decayFraction },
         optimizer: { ...smollm2AdamW, weightDecay: a.weightDecay, clip: a.clip },
         saveEvery: a.saveEvery,
         saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16",
         resume: a.resume,
+        overwrite: a.overwrite,
         ...(Option.isSome(a.tokenizer) ? { tokenizer: a.tokenizer.value } : {})
-      }).pipe(
-        Stream.runForEach((m) =>
-          Effect.sync(() => {
-            last = m
-            const eta = ((a.steps - m.step) * m.seconds).toFixed(0)
-            process.stderr.write(
-              `step ${m.step}/${a.steps}  loss ${m.loss.toFixed(4)}  lr ${m.lr.toExponential(2)}  grad norm ${m.gradNorm.toFixed(3)}  ` +
-                `${m.tokensPerSecond.toFixed(0)} tok/s  ${m.gflopsPerSecond.toFixed(2)} GFLOP/s  ETA ${eta} s` +
-                `${m.checkpoint === undefined ? "" : `  saved ${m.checkpoint}`}\n`
-            )
-          })
-        )
-      )
-      const seconds = (performance.now() - started) / 1000
-      yield* Console.log(
-        last === undefined
-          ? `Nothing to do: ${a.out} is already at step ${a.steps} or beyond.`
-          : `Done: step ${last.step}, loss ${last.loss.toFixed(4)}, ${seconds.toFixed(1)} s. Metrics in ${a.out}/metrics.jsonl.`
-      )
-    }).pipe(Effect.provide(Gpu.layer))
+      }
+      // Both again inside train(); here they run before the GPU is opened.
+      yield* checkTrainOptions(options)
+      yield* checkRunFolder(options.out, options)
+      yield* runTraining(options).pipe(Effect.provide(Gpu.layer))
+    })
 ).pipe(Command.withDescription("Train a Llama (SmolLM2) model on WebGPU"))
 
 command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

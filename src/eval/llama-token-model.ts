@@ -1,6 +1,7 @@
 import { Effect, Scope, Stream } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
 import { bufferView, type GpuBuffer, type GpuShape } from "../gpu/Gpu.ts"
+import { nextTokenBatch } from "../model/batch.ts"
 import type { HfModel } from "../model/checkpoint.ts"
 import { type LlamaDecoder, makeLlamaDecoder } from "../model/llama.decode.ts"
 import { type LlamaGpu, makeLlamaGpu } from "../model/llama.gpu.ts"
@@ -100,15 +101,7 @@ export const makeLlamaTokenModel = (
           const group = order.slice(start, start + options.batchSize)
           const llama = yield* instance(options.batchSize, requests[group[0]!]!.tokens.length)
           const seq = llama.seq
-          const inputs = new Int32Array(llama.batch * seq)
-          const targets = new Int32Array(llama.batch * seq)
-          group.forEach((i, b) => {
-            const tokens = requests[i]!.tokens
-            for (let t = 0; t + 1 < tokens.length; t++) {
-              inputs[b * seq + t] = tokens[t]!
-              targets[b * seq + t] = tokens[t + 1]!
-            }
-          })
+          const { inputs, targets } = nextTokenBatch(group.map((i) => requests[i]!.tokens), llama.batch, seq)
           yield* llama.setTokens(inputs, targets).pipe(Effect.mapError(backend("uploading tokens")))
           yield* gpu.run(llama.steps({ backward: false, gradScale: 1 })).pipe(Effect.mapError(backend("forward pass")))
           const losses = yield* gpu.readF32(llama.losses).pipe(Effect.mapError(backend("reading log-probabilities")))

@@ -1,6 +1,7 @@
 import { Effect, type Scope } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
 import type { GpuShape } from "../gpu/Gpu.ts"
+import { nextTokenBatch } from "./batch.ts"
 import type { HfModel } from "./checkpoint.ts"
 import { makeLlamaGpu } from "./llama.gpu.ts"
 
@@ -29,15 +30,9 @@ export const makeScorer = (
         const out: Array<Float32Array> = []
         for (let start = 0; start < sequences.length; start += batch) {
           const group = sequences.slice(start, start + batch)
-          const inputs = new Int32Array(batch * seq)
-          const targets = new Int32Array(batch * seq)
-          group.forEach((ids, b) => {
-            if (ids.length > maxLength) throw new RangeError(`a sequence of ${ids.length} tokens is longer than ${maxLength}`)
-            for (let t = 0; t + 1 < ids.length; t++) {
-              inputs[b * seq + t] = ids[t]!
-              targets[b * seq + t] = ids[t + 1]!
-            }
-          })
+          const tooLong = group.find((ids) => ids.length > maxLength)
+          if (tooLong !== undefined) throw new RangeError(`a sequence of ${tooLong.length} tokens is longer than ${maxLength}`)
+          const { inputs, targets } = nextTokenBatch(group, batch, seq)
           yield* llama.setTokens(inputs, targets)
           yield* gpu.run(llama.steps({ backward: false, gradScale: 1 }))
           const losses = yield* gpu.readF32(llama.losses)

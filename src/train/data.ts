@@ -1,12 +1,30 @@
-import { Effect, FileSystem, Schema, Stream } from "effect"
-import { readJsonl, IdsLine } from "../data/io/jsonl.ts"
-import type { MixturePosition } from "../data/mixture/Mixture.ts"
+import { dirname } from "node:path"
+import { Effect, FileSystem, Schema, type Scope, Stream } from "effect"
+import { IdsLine, readJsonl } from "../data/io/jsonl.ts"
+import { makeMixture, type MixtureError, MixturePosition } from "../data/mixture/Mixture.ts"
+import type { ShardError } from "../data/shards/format.ts"
+import { nextTokenBatch } from "../model/batch.ts"
+
+export { nextTokenBatch } from "../model/batch.ts"
 
 /**
- * Training input as an ids JSONL file: each line `{"ids": [...]}` is one pre-packed sequence of exactly
- * seq_len + 1 tokens, consumed in file order (batch i = lines i·B … i·B+B−1). The simplest input, and the one
- * that lets two trainers be compared step by step.
+ * Where the tokens come from: an ids JSONL file of pre-packed sequences (in file order), or the stage's
+ * mixture over token shards (sampled by token share, packed across documents, deterministic from the seed).
+ * A Schema, since the trainer state stores it and a resumed run reads it back.
  */
+export const TrainingData = Schema.Union([
+  Schema.TaggedStruct("IdsJsonl", { path: Schema.String }),
+  Schema.TaggedStruct("Mixture", {
+    seed: Schema.Number,
+    sources: Schema.Array(Schema.Struct({ name: Schema.String, weight: Schema.Number, shards: Schema.Array(Schema.String) }))
+  })
+])
+export type TrainingData = typeof TrainingData.Type
+
+/** Where the data stands: lines consumed (ids JSONL) or the mixture sampler's position. */
+export const DataPosition = Schema.Union([Schema.Number, MixturePosition])
+export type DataPosition = typeof DataPosition.Type
+
 export class TrainingDataError extends Schema.TaggedError<TrainingDataError>()("TrainingDataError", {
   message: Schema.String
 }) {}
@@ -15,10 +33,15 @@ export interface TokenBatch {
   /** [batch, seq] flattened. */
   readonly inputs: Int32Array
   readonly targets: Int32Array
-  /** Where the data stands after this batch (lines consumed, or the sampler's position): what a checkpoint stores. */
-  readonly position: number | MixturePosition
+  /** Where the data stands after this batch: what a checkpoint stores. */
+  readonly position: DataPosition
 }
 
+/**
+ * Training input as an ids JSONL file: each line `{"ids": [...]}` is one pre-packed sequence of exactly
+ * seq_len + 1 tokens, consumed in file order (batch i = lines i·B … i·B+B−1). The simplest input, and the one
+ * that lets two trainers be compared step by step.
+ */
 export const idsJsonlBatches = (
   path: string,
   seqLen: number,
@@ -27,30 +50,63 @@ export const idsJsonlBatches = (
   startLine: number
 ): Stream.Stream<TokenBatch, TrainingDataError, FileSystem.FileSystem> =>
   readJsonl(path, IdsLine, { blankLines: "skip" }).pipe(
-      Stream.mapError((e) => new TrainingDataError({ message: e.line > 0 ? `${e.message} (expected a {"ids": [...]} line)` : e.message })),
-      Stream.drop(startLine),
-      Stream.mapEffect(({ line, value: { ids } }) => {
-        if (ids.length !== seqLen + 1) {
-          return Effect.fail(new TrainingDataError({ message: `${path}:${line}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
-        }
-        const bad = ids.find((t) => t >= vocabSize)
-        if (bad !== undefined) {
-          return Effect.fail(new TrainingDataError({ message: `${path}:${line}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
-        }
-        return Effect.succeed(ids)
-      }),
-      Stream.grouped(batchSize),
-      Stream.filter((lines) => lines.length === batchSize),
-      Stream.zipWithIndex,
-      Stream.map(([lines, i]): TokenBatch => {
-        const inputs = new Int32Array(batchSize * seqLen)
-        const targets = new Int32Array(batchSize * seqLen)
-        lines.forEach((ids, b) => {
-          for (let t = 0; t < seqLen; t++) {
-            inputs[b * seqLen + t] = ids[t]!
-            targets[b * seqLen + t] = ids[t + 1]!
+    Stream.mapError((e) => new TrainingDataError({ message: e.line > 0 ? `${e.message} (expected a {"ids": [...]} line)` : e.message })),
+    Stream.drop(startLine),
+    Stream.mapEffect(({ line, value: { ids } }) => {
+      if (ids.length !== seqLen + 1) {
+        return Effect.fail(new TrainingDataError({ message: `${path}:${line}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
+      }
+      const bad = ids.find((t) => t >= vocabSize)
+      if (bad !== undefined) {
+        return Effect.fail(new TrainingDataError({ message: `${path}:${line}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
+      }
+      return Effect.succeed(ids)
+    }),
+    Stream.grouped(batchSize),
+    Stream.filter((lines) => lines.length === batchSize),
+    Stream.zipWithIndex,
+    Stream.map(([lines, i]): TokenBatch => ({ ...nextTokenBatch(lines, batchSize, seqLen), position: startLine + (i + 1) * batchSize }))
+  )
+
+/** Training input as the stage's mixture over token shards, continuing from `from` when resuming. */
+export const mixtureBatches = (
+  data: Extract<TrainingData, { _tag: "Mixture" }>,
+  seqLen: number,
+  batchSize: number,
+  vocabSize: number,
+  from: MixturePosition | undefined
+): Effect.Effect<Stream.Stream<TokenBatch, TrainingDataError | ShardError>, MixtureError | ShardError, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.map(
+    makeMixture({ seed: data.seed, seqLen, batchSize, sources: data.sources }, from),
+    (sampler) =>
+      sampler.stream.pipe(
+        Stream.mapEffect((batch): Effect.Effect<TokenBatch, TrainingDataError> => {
+          const at = batch.tokens.findIndex((id) => id >= vocabSize)
+          if (at >= 0) {
+            const name = batch.sources[Math.floor(at / batch.width)]!
+            const folders = [...new Set(data.sources.find((s) => s.name === name)?.shards.map((f) => dirname(f)) ?? [])]
+            return Effect.fail(new TrainingDataError({
+              message: `token id ${batch.tokens[at]} in source ${name} (shards in ${folders.join(", ")}) is outside the model's vocabulary of ${vocabSize}: were they made with the model's tokenizer?`
+            }))
           }
+          const rows = Array.from({ length: batch.rows }, (_, r) => batch.tokens.subarray(r * batch.width, (r + 1) * batch.width))
+          return Effect.succeed({ ...nextTokenBatch(rows, batchSize, seqLen), position: batch.position })
         })
-        return { inputs, targets, position: startLine + (i + 1) * batchSize }
-      })
-    )
+      )
+  )
+
+/** The batches of `data` from `position` on (0 or undefined: from the start). */
+export const trainingBatches = (
+  data: TrainingData,
+  seqLen: number,
+  batchSize: number,
+  vocabSize: number,
+  position: DataPosition | undefined
+): Effect.Effect<
+  Stream.Stream<TokenBatch, TrainingDataError | ShardError, FileSystem.FileSystem>,
+  MixtureError | ShardError,
+  FileSystem.FileSystem | Scope.Scope
+> =>
+  data._tag === "IdsJsonl"
+    ? Effect.succeed(idsJsonlBatches(data.path, seqLen, batchSize, vocabSize, typeof position === "number" ? position : 0))
+    : mixtureBatches(data, seqLen, batchSize, vocabSize, typeof position === "object" ? position : undefined)

@@ -1,4 +1,4 @@
-import { Effect, type Scope } from "effect"
+import { Effect, Schema, type Scope } from "effect"
 import type { GpuError } from "../gpu/errors.ts"
 import { bufferView, type GpuBuffer, type GpuShape, type GpuStep } from "../gpu/Gpu.ts"
 import { adamw } from "../gpu/kernels/adamw.ts"
@@ -10,14 +10,15 @@ import { elementCount } from "../model/parameters.ts"
  * AdamW as SmolLM2 ran it (huggingface/smollm `text/pretraining/smollm2/config_smollm2_*.yaml`; arXiv 2502.02737
  * §4.1): β1 0.9, β2 0.95, ε 1e-8, decay 0.01, clip 1.0.
  */
-export interface AdamWOptions {
-  readonly beta1: number
-  readonly beta2: number
-  readonly eps: number
-  readonly weightDecay: number
+export const AdamWOptions = Schema.Struct({
+  beta1: Schema.Number,
+  beta2: Schema.Number,
+  eps: Schema.Number,
+  weightDecay: Schema.Number,
   /** Global gradient-norm clipping threshold; 0 disables clipping. */
-  readonly clip: number
-}
+  clip: Schema.Number
+})
+export type AdamWOptions = typeof AdamWOptions.Type
 
 export const smollm2AdamW: AdamWOptions = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, clip: 1.0 }
 

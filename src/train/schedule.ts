@@ -1,3 +1,5 @@
+import { Schema } from "effect"
+
 /**
  * Learning-rate schedules. WSD (warmup–stable–decay) is SmolLM2's: linear warmup from 0, a constant peak, then
  * a linear decay to 0 over the last fraction of steps (arXiv 2502.02737 §4.1; nanotron's `lr_decay_style: linear`,
@@ -11,16 +13,17 @@
  * A run split into curriculum stages uses one schedule over the whole run: warmup only in the first stage,
  * decay only in the last.
  */
-export interface ScheduleOptions {
-  readonly kind: "wsd" | "cosine"
-  readonly peak: number
-  readonly warmup: number
-  readonly totalSteps: number
+export const ScheduleOptions = Schema.Struct({
+  kind: Schema.Literals(["wsd", "cosine"]),
+  peak: Schema.Number,
+  warmup: Schema.Number,
+  totalSteps: Schema.Number,
   /** WSD: fraction of totalSteps spent decaying (0.1 for 1.7B, 0.2 for 135M/360M). */
-  readonly decayFraction: number
+  decayFraction: Schema.Number,
   /** Cosine: the floor the cosine reaches at totalSteps, as a fraction of peak. */
-  readonly minRatio?: number
-}
+  minRatio: Schema.optionalKey(Schema.Number)
+})
+export type ScheduleOptions = typeof ScheduleOptions.Type
 
 export const learningRate = (s: ScheduleOptions, step: number): number => {
   if (step < s.warmup) return (s.peak * step) / s.warmup

@@ -277,6 +277,30 @@ describe("the training loop", () => {
       expect(existsSync(join(dir, "misfit", "metrics.jsonl"))).toBe(false)
     }).pipe(Effect.provide(services)))
 
+  it.effect("training into a folder that holds a run is refused without resume; overwrite starts it again", () =>
+    Effect.gen(function*() {
+      const dir = temp()
+      const config = presets.tiny
+      writeIds(join(dir, "ids.jsonl"), 8, 8, config.vocabSize, 3)
+      const options: TrainOptions = {
+        out: join(dir, "run"), init: { _tag: "Config", config, seed: 1 }, data: { _tag: "IdsJsonl", path: join(dir, "ids.jsonl") },
+        seqLen: 8, batchSize: 2, gradAccum: 1, steps: 2,
+        schedule: { kind: "wsd", peak: 1e-3, warmup: 0, totalSteps: 2, decayFraction: 0 }, optimizer: smollm2AdamW,
+        saveEvery: 1, saveDtype: "float32", resume: false
+      }
+      const first = yield* runTrain(options)
+      const metricsBefore = readFileSync(join(dir, "run", "metrics.jsonl"))
+      const refused = yield* Effect.flip(runTrain(options))
+      expect(refused._tag).toBe("RunFolderInUseError")
+      expect(refused.message).toMatch(/already holds a training run \(checkpoints step-00000001 … step-00000002 and metrics\.jsonl\); pass --resume .* or --overwrite/)
+      expect(readFileSync(join(dir, "run", "metrics.jsonl")).equals(metricsBefore)).toBe(true)
+      const again = yield* runTrain({ ...options, steps: 1, overwrite: true })
+      expect(again.map((m) => m.step)).toEqual([1])
+      expect(again[0]!.loss).toBe(first[0]!.loss)
+      expect(readdirSync(join(dir, "run", "checkpoints"))).toEqual(["step-00000001"])
+      expect(readFileSync(join(dir, "run", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { step: number }).step)).toEqual([1])
+    }).pipe(Effect.provide(services)))
+
   it.effect("a damaged checkpoint is a ResumeError naming the file, not a crash", () =>
     Effect.gen(function*() {
       const dir = temp()
