@@ -1,0 +1,136 @@
+/**
+ * LLM annotation from the command line: score documents on an additive educational scale with any
+ * OpenAI-compatible chat-completions endpoint (vLLM, TGI, OpenAI), as the SmolLM2 recipe labels the training
+ * data of its FineWeb-Edu, Stack-Edu and FineMath classifiers.
+ *
+ *   npx tsx programs/annotate.ts --input DOCS --output OUT --endpoint http://localhost:8000/v1 \
+ *     --model meta-llama/Llama-3.3-70B-Instruct --prompt fineweb-edu [--sample 450000 --seed 42] [--concurrency 64]
+ *
+ * Writes OUT/annotated/NAME.jsonl (metadata.annotation), OUT/failed/NAME.jsonl (metadata.annotation_error),
+ * OUT/cache/annotations.jsonl (what a rerun reuses) and OUT/summary.json; prints the summary on stdout and a
+ * progress line on stderr. The API key is read from the environment variable named by --api-key-env and goes
+ * only into the Authorization header.
+ */
+import { NodeHttpClient, NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { Command, Flag } from "effect/cli"
+import { readFileSync } from "node:fs"
+import * as path from "node:path"
+import type { AnnotationPrompt } from "../src/classify/annotate/AnnotationPrompt.ts"
+import { annotateFiles, type AnnotateProgress } from "../src/classify/annotate/annotate-files.ts"
+import { Annotator } from "../src/classify/annotate/Annotator.ts"
+import { AnnotationConfigError } from "../src/classify/annotate/errors.ts"
+import { builtinPrompt, builtinPromptNames, promptFromText } from "../src/classify/annotate/prompts.ts"
+import { isStackEduLanguage, stackEduLanguages } from "../src/classify/annotate/stack-edu.ts"
+
+const optionalValue = <A>(o: Option.Option<A>): A | undefined => (Option.isSome(o) ? o.value : undefined)
+
+const formatDuration = (s: number): string =>
+  !Number.isFinite(s) ? "?" : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`
+
+const progressLine = (p: AnnotateProgress): string => {
+  const rate = p.done / Math.max(p.elapsedSeconds, 1e-9)
+  const eta = p.total === undefined ? "?" : formatDuration((p.total - p.done) / rate)
+  const of = p.total === undefined ? "" : `/${p.total}`
+  return `annotate: ${p.done}${of} docs (${p.failed} failed, ${p.fromCache} cached) ${rate.toFixed(1)} docs/s ETA ${eta} | ` +
+    `${p.counts.requests} requests, ${p.counts.retries} retries, ${p.counts.prompt_tokens}+${p.counts.completion_tokens} tokens`
+}
+
+const resolvePrompt = (o: {
+  prompt: Option.Option<typeof builtinPromptNames[number]>
+  promptFile: Option.Option<string>
+  language: Option.Option<string>
+  scorePattern: Option.Option<string>
+  maxScore: Option.Option<number>
+  maxChars: Option.Option<number>
+}): Effect.Effect<AnnotationPrompt, AnnotationConfigError> =>
+  Effect.gen(function*() {
+    const maxChars = optionalValue(o.maxChars)
+    const fail = (message: string) => Effect.fail(new AnnotationConfigError({ message }))
+    if (Option.isSome(o.promptFile) === Option.isSome(o.prompt)) return yield* fail("give exactly one of --prompt and --prompt-file")
+    if (Option.isSome(o.promptFile)) {
+      const file = o.promptFile.value
+      const text = yield* Effect.try({ try: () => readFileSync(file, "utf8"), catch: (e) => new AnnotationConfigError({ message: `${file}: ${(e as Error).message}` }) })
+      let scorePattern: RegExp | undefined
+      if (Option.isSome(o.scorePattern)) {
+        const source = o.scorePattern.value
+        scorePattern = yield* Effect.try({ try: () => new RegExp(source), catch: (e) => new AnnotationConfigError({ message: `--score-pattern: ${(e as Error).message}` }) })
+      }
+      const p = promptFromText(path.basename(file).replace(/\.[^.]*$/, ""), text, { maxChars, scorePattern, maxScore: optionalValue(o.maxScore) })
+      return "problem" in p ? yield* fail(p.problem) : p
+    }
+    const language = optionalValue(o.language)
+    if (language !== undefined && !isStackEduLanguage(language)) {
+      return yield* fail(`--language ${language}: not a Stack-Edu language (${Object.keys(stackEduLanguages).join(", ")})`)
+    }
+    const p = builtinPrompt(Option.getOrThrow(o.prompt), { maxChars, language })
+    return "problem" in p ? yield* fail(p.problem) : p
+  })
+
+const annotate = Command.make(
+  "annotate",
+  {
+    input: Flag.String("input").pipe(Flag.atLeast(1), Flag.withDescription("JSONL / Parquet / Arrow files or folders of documents (repeatable)")),
+    output: Flag.String("output").pipe(Flag.withDescription("OUT folder: annotated/, failed/, cache/, summary.json")),
+    endpoint: Flag.String("endpoint").pipe(Flag.withDescription("Base URL of an OpenAI-compatible API, ending in /v1 (POST …/chat/completions)")),
+    model: Flag.String("model").pipe(Flag.withDescription("Model name sent in each request (and part of the cache key)")),
+    apiKeyEnv: Flag.String("api-key-env").pipe(Flag.withDescription("Environment variable holding the API key (none sent if unset)"), Flag.withDefault("OPENAI_API_KEY")),
+    prompt: Flag.Literals("prompt", builtinPromptNames).pipe(Flag.withDescription("A built-in prompt of the recipe"), Flag.optional),
+    language: Flag.String("language").pipe(Flag.withDescription(`Stack-Edu language: ${Object.keys(stackEduLanguages).join("|")}`), Flag.optional),
+    promptFile: Flag.String("prompt-file").pipe(Flag.withDescription("Your own prompt, with {text} where the document goes"), Flag.optional),
+    scorePattern: Flag.String("score-pattern").pipe(Flag.withDescription("With --prompt-file: regex whose group 1 is the score (default: (?:Educational|Final) score:\\s*(\\d+))"), Flag.optional),
+    maxScore: Flag.Int("max-score").pipe(Flag.withDescription("With --prompt-file: the top of the scale (default 5)"), Flag.optional),
+    maxChars: Flag.Int("max-chars").pipe(Flag.withDescription("Cut each text to this many characters before prompting (part of the prompt version)"), Flag.optional),
+    concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Requests in flight at once"), Flag.withDefault(16)),
+    maxRequestsPerSecond: Flag.Finite("max-requests-per-second").pipe(Flag.withDescription("Space requests (retries included) to at most this rate"), Flag.optional),
+    timeout: Flag.Finite("timeout").pipe(Flag.withDescription("Seconds per attempt before it is abandoned and retried"), Flag.withDefault(120)),
+    maxAttempts: Flag.Int("max-attempts").pipe(Flag.withDescription("Attempts per document on 429 / 5xx / dropped connection / timeout / malformed reply"), Flag.withDefault(6)),
+    backoffBaseMs: Flag.Int("backoff-base-ms").pipe(Flag.withDescription("Backoff before the 2nd attempt, doubled each time, with jitter"), Flag.withDefault(1000)),
+    backoffMaxMs: Flag.Int("backoff-max-ms").pipe(Flag.withDescription("Longest backoff (a Retry-After may ask for more, up to 5 minutes)"), Flag.withDefault(60_000)),
+    temperature: Flag.Finite("temperature").pipe(Flag.withDescription("Sampling temperature (server default if unset)"), Flag.optional),
+    maxTokens: Flag.Int("max-tokens").pipe(Flag.withDescription("max_tokens per reply (server default if unset)"), Flag.optional),
+    limit: Flag.Int("limit").pipe(Flag.withDescription("Read at most this many documents"), Flag.optional),
+    sample: Flag.Int("sample").pipe(Flag.withDescription("Annotate a seeded uniform sample of this many documents"), Flag.optional),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of --sample"), Flag.withDefault(0)),
+    textKey: Flag.String("text-key").pipe(Flag.withDescription("Field holding the text"), Flag.withDefault("text")),
+    idKey: Flag.String("id-key").pipe(Flag.withDescription("Field holding the document id"), Flag.withDefault("id")),
+    progressInterval: Flag.Finite("progress-interval").pipe(Flag.withDescription("Seconds between progress lines on stderr"), Flag.withDefault(5))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const prompt = yield* resolvePrompt(o)
+      const rawKey = process.env[o.apiKeyEnv]
+      const apiKey = rawKey === undefined || rawKey.length === 0 ? undefined : Redacted.make(rawKey)
+      const annotatorLayer = Annotator.layer({
+        endpoint: o.endpoint,
+        model: o.model,
+        apiKey,
+        timeoutMs: o.timeout * 1000,
+        maxAttempts: o.maxAttempts,
+        backoff: { baseMs: o.backoffBaseMs, maxMs: o.backoffMaxMs, maxRetryAfterMs: 300_000 },
+        maxRequestsPerSecond: optionalValue(o.maxRequestsPerSecond),
+        temperature: optionalValue(o.temperature),
+        maxTokens: optionalValue(o.maxTokens)
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const tty = process.stderr.isTTY === true
+      const summary = yield* annotateFiles({
+        inputs: o.input,
+        output: o.output,
+        prompt,
+        concurrency: o.concurrency,
+        limit: optionalValue(o.limit),
+        sample: Option.isSome(o.sample) ? { size: o.sample.value, seed: o.seed } : undefined,
+        reader: { textKey: o.textKey, idKey: o.idKey },
+        progressIntervalMs: o.progressInterval * 1000,
+        onProgress: (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : `${progressLine(p)}\n`)
+      }).pipe(Effect.provide(annotatorLayer))
+      if (tty) process.stderr.write("\n")
+      yield* Console.log(JSON.stringify(summary, null, 2))
+    })
+).pipe(Command.withDescription("Score documents with an LLM over an OpenAI-compatible endpoint (FineWeb-Edu, Stack-Edu, FineMath prompts)"))
+
+annotate.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)
