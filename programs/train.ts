@@ -13,6 +13,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { type PresetName, presets } from "../src/model/config.ts"
@@ -32,7 +33,7 @@ import {
   TrainOptionsError
 } from "../src/train/options.ts"
 import { checkRunFolder } from "../src/train/run-folder.ts"
-import { formatStepLine } from "../src/train/step-log.ts"
+import { stepFields } from "../src/train/step-log.ts"
 import { train } from "../src/train/trainer.ts"
 
 /** A flag's help line with its default in it (effect/cli's help does not print defaults). */
@@ -41,19 +42,29 @@ const defaulting = <const A>(value: A, description: string, shown = String(value
 /** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
 const checked = (rule: NumberRule) => Flag.filter((n: number) => rule.holds(n), () => rule.expected)
 
-/** Runs the loop on the GPU, one line per step on stderr, a summary on stdout. */
+/** Runs the loop on the GPU, the steps' progress on stderr (see src/data/progress), a summary on stdout. */
 const runTraining = (options: TrainOptions) =>
   Effect.gen(function*() {
     const gpu = yield* Gpu
     yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
     const started = performance.now()
     let last: { step: number; loss: number } | undefined
-    yield* train(options).pipe(Stream.runForEach((m) =>
-      Effect.sync(() => {
-        last = m
-        process.stderr.write(`${formatStepLine(m, options.steps)}\n`)
-      })
-    ))
+    const progress = makeProgress()
+    const steps = progress.task("train", { unit: "steps", rateUnit: null })
+    let report: Report | undefined
+    yield* train(options).pipe(
+      Stream.runForEach((m) =>
+        Effect.sync(() => {
+          last = m
+          report = { done: m.step, total: options.steps, fields: stepFields(m) }
+          if (m.step >= options.steps) steps.finish(report)
+          else steps.update(report)
+          if (m.checkpoint !== undefined) progress.log(`step ${m.step}: saved ${m.checkpoint}`)
+        })
+      ),
+      // A run that stops early (the data ran out, a failure) still ends its line with the last step's numbers.
+      Effect.ensuring(Effect.sync(() => report !== undefined && steps.finish(report)))
+    )
     const seconds = (performance.now() - started) / 1000
     yield* Console.log(
       last === undefined
