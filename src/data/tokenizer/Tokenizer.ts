@@ -51,7 +51,11 @@ export const makeTokenizer = Effect.fn("Tokenizer.make")(function*(json: string,
       pool === undefined
         ? Effect.sync(() => texts.map((t) => core.encode(t, o)))
         : Effect.tryPromise({
-          try: () => pool.encodeBatch(texts, o?.addSpecialTokens === undefined ? {} : { addSpecialTokens: o.addSpecialTokens }),
+          try: async () => {
+            const ids = await pool.encodeBatch(texts, o?.addSpecialTokens === undefined ? {} : { addSpecialTokens: o.addSpecialTokens })
+            const maxLength = o?.maxLength
+            return maxLength === undefined ? ids : ids.map((x) => core.truncate(x, maxLength, o?.addSpecialTokens ?? true))
+          },
           catch: (e) => tokenizerError("Worker", String(e), e)
         }),
     decode: (ids, o) => Effect.sync(() => core.decode(ids, o)),

@@ -1,7 +1,8 @@
 /**
- * The parts of Hugging Face's `tokenizer.json` that byte-level BPE tokenizers (GPT-2, SmolLM2, Llama 3 style) use,
- * read into plain typed records. Anything else is refused with an `Unsupported` reason naming the component, so a
- * tokenizer that we would silently encode differently from HF never loads.
+ * The parts of Hugging Face's `tokenizer.json` that byte-level BPE tokenizers (GPT-2, SmolLM2, Llama 3 style) and
+ * BERT's WordPiece tokenizers (bert-base-uncased, arctic-embed) use, read into plain typed records. Anything else is
+ * refused with an `Unsupported` reason naming the component, so a tokenizer that we would silently encode
+ * differently from HF never loads.
  */
 import { TokenizerConfigError } from "./errors.ts"
 
@@ -21,6 +22,13 @@ export type NormalizerSpec =
   | { readonly type: "Prepend"; readonly prepend: string }
   | { readonly type: "Replace"; readonly pattern: PatternSpec; readonly content: string }
   | { readonly type: "Strip"; readonly left: boolean; readonly right: boolean }
+  | {
+    readonly type: "BertNormalizer"
+    readonly cleanText: boolean
+    readonly handleChineseChars: boolean
+    readonly stripAccents: boolean | null
+    readonly lowercase: boolean
+  }
 
 export type PatternSpec = { readonly kind: "String"; readonly value: string } | { readonly kind: "Regex"; readonly value: string }
 
@@ -32,6 +40,7 @@ export type PreTokenizerSpec =
   | { readonly type: "Digits"; readonly individualDigits: boolean }
   | { readonly type: "ByteLevel"; readonly addPrefixSpace: boolean; readonly useRegex: boolean }
   | { readonly type: "WhitespaceSplit" }
+  | { readonly type: "BertPreTokenizer" }
 
 export type PostProcessorSpec =
   | { readonly type: "ByteLevel" }
@@ -39,9 +48,13 @@ export type PostProcessorSpec =
   /** Ids before and after the sequence, from TemplateProcessing, RobertaProcessing or BertProcessing. */
   | { readonly type: "Template"; readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
 
-export type DecoderSpec = { readonly type: "ByteLevel" } | { readonly type: "None" }
+export type DecoderSpec =
+  | { readonly type: "ByteLevel" }
+  | { readonly type: "WordPiece"; readonly prefix: string; readonly cleanup: boolean }
+  | { readonly type: "None" }
 
 export interface BpeSpec {
+  readonly type: "BPE"
   readonly vocab: ReadonlyMap<string, number>
   readonly merges: ReadonlyArray<readonly [string, string]>
   readonly unkToken: string | null
@@ -49,13 +62,23 @@ export interface BpeSpec {
   readonly ignoreMerges: boolean
 }
 
+export interface WordPieceSpec {
+  readonly type: "WordPiece"
+  readonly vocab: ReadonlyMap<string, number>
+  readonly unkToken: string
+  readonly continuingSubwordPrefix: string
+  readonly maxInputCharsPerWord: number
+}
+
+export type ModelSpec = BpeSpec | WordPieceSpec
+
 export interface TokenizerSpec {
   readonly addedTokens: ReadonlyArray<AddedTokenSpec>
   readonly normalizer: NormalizerSpec | null
   readonly preTokenizer: PreTokenizerSpec | null
   readonly postProcessor: PostProcessorSpec | null
   readonly decoder: DecoderSpec
-  readonly model: BpeSpec
+  readonly model: ModelSpec
 }
 
 type Json = Record<string, unknown>
@@ -108,8 +131,22 @@ const normalizer = (u: unknown, where: string): NormalizerSpec => {
       return { type, pattern: pattern(o["pattern"], `${where}.pattern`), content: string(o, "content", where) }
     case "Strip":
       return { type, left: bool(o, "strip_left", where, true), right: bool(o, "strip_right", where, true) }
+    case "BertNormalizer": {
+      // Defaults are HF's BertNormalizer::default(); strip_accents null means "follow lowercase".
+      const strip = o["strip_accents"]
+      if (strip !== undefined && strip !== null && typeof strip !== "boolean") return parseFail(`${where}.strip_accents: expected a boolean or null`)
+      return {
+        type,
+        cleanText: bool(o, "clean_text", where, true),
+        handleChineseChars: bool(o, "handle_chinese_chars", where, true),
+        stripAccents: strip ?? null,
+        lowercase: bool(o, "lowercase", where, true)
+      }
+    }
     default:
-      return unsupported(`normalizer "${type}" (at ${where}) is not implemented; supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip`)
+      return unsupported(
+        `normalizer "${type}" (at ${where}) is not implemented; supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, BertNormalizer`
+      )
   }
 }
 
@@ -134,9 +171,12 @@ const preTokenizer = (u: unknown, where: string): PreTokenizerSpec => {
     case "ByteLevel":
       return { type, addPrefixSpace: bool(o, "add_prefix_space", where, true), useRegex: bool(o, "use_regex", where, true) }
     case "WhitespaceSplit":
+    case "BertPreTokenizer":
       return { type }
     default:
-      return unsupported(`pre-tokenizer "${type}" (at ${where}) is not implemented; supported: Sequence, Split, Digits, ByteLevel, WhitespaceSplit`)
+      return unsupported(
+        `pre-tokenizer "${type}" (at ${where}) is not implemented; supported: Sequence, Split, Digits, ByteLevel, WhitespaceSplit, BertPreTokenizer`
+      )
   }
 }
 
@@ -191,13 +231,38 @@ const decoder = (u: unknown): DecoderSpec => {
   const o = object(u, "decoder")
   const type = typeOf(o, "decoder")
   if (type === "ByteLevel") return { type }
-  return unsupported(`decoder "${type}" is not implemented; byte-level BPE needs the ByteLevel decoder`)
+  if (type === "WordPiece") return { type, prefix: typeof o["prefix"] === "string" ? o["prefix"] : "##", cleanup: bool(o, "cleanup", "decoder", true) }
+  return unsupported(`decoder "${type}" is not implemented; supported: ByteLevel (byte-level BPE), WordPiece`)
 }
 
-const model = (u: unknown): BpeSpec => {
+const vocabulary = (u: unknown): Map<string, number> => {
+  const vocabObject = object(u, "model.vocab")
+  const vocab = new Map<string, number>()
+  for (const token in vocabObject) vocab.set(token, integer(vocabObject[token], `model.vocab[${JSON.stringify(token)}]`))
+  return vocab
+}
+
+/** HF's WordPiece defaults: `[UNK]`, `##`, and words over 100 characters unknown. */
+const wordPiece = (o: Json): WordPieceSpec => {
+  const unk = o["unk_token"] ?? "[UNK]"
+  const prefix = o["continuing_subword_prefix"] ?? "##"
+  if (typeof unk !== "string") return parseFail("model.unk_token: expected a string")
+  if (typeof prefix !== "string") return parseFail("model.continuing_subword_prefix: expected a string")
+  const maxChars = o["max_input_chars_per_word"] ?? 100
+  return {
+    type: "WordPiece",
+    vocab: vocabulary(o["vocab"]),
+    unkToken: unk,
+    continuingSubwordPrefix: prefix,
+    maxInputCharsPerWord: integer(maxChars, "model.max_input_chars_per_word")
+  }
+}
+
+const model = (u: unknown): ModelSpec => {
   const o = object(u, "model")
   const type = o["type"] ?? "BPE"
-  if (type !== "BPE") return unsupported(`model "${String(type)}" is not implemented; only BPE is`)
+  if (type === "WordPiece") return wordPiece(o)
+  if (type !== "BPE") return unsupported(`model "${String(type)}" is not implemented; supported: BPE (byte-level), WordPiece`)
   if (bool(o, "byte_fallback", "model", false)) return unsupported("model.byte_fallback: byte fallback (SentencePiece-style BPE) is not implemented")
   if (o["dropout"] !== null && o["dropout"] !== undefined && o["dropout"] !== 0) {
     return unsupported("model.dropout: BPE dropout makes encoding random; a data tokenizer must be deterministic")
@@ -206,9 +271,7 @@ const model = (u: unknown): BpeSpec => {
     const v = o[key]
     if (v !== null && v !== undefined && v !== "") return unsupported(`model.${key} = ${JSON.stringify(v)} is not implemented (byte-level BPE does not use it)`)
   }
-  const vocabObject = object(o["vocab"], "model.vocab")
-  const vocab = new Map<string, number>()
-  for (const token in vocabObject) vocab.set(token, integer(vocabObject[token], `model.vocab[${JSON.stringify(token)}]`))
+  const vocab = vocabulary(o["vocab"])
   // Two on-disk forms: "a b" strings (tokenizers < 0.20) and ["a", "b"] pairs (newer, which allows spaces in tokens).
   const merges = array(o["merges"] ?? [], "model.merges").map((m, i): readonly [string, string] => {
     if (typeof m === "string") {
@@ -222,6 +285,7 @@ const model = (u: unknown): BpeSpec => {
   })
   const unk = o["unk_token"]
   return {
+    type: "BPE",
     vocab,
     merges,
     unkToken: typeof unk === "string" ? unk : null,

@@ -4,13 +4,16 @@
  *
  * The encode pipeline is HF's: added tokens are cut out first (those with `normalized: false` on the raw text,
  * the others after normalization), the remaining text is normalized, pre-tokenized into pieces, and each piece is
- * BPE-encoded from its UTF-8 bytes; the post-processor then adds its special tokens. Truncation and padding in the
- * file are ignored on purpose: a data pipeline must never cut documents (GPT-2's file ships with max_length 50).
+ * encoded by the model (byte-level BPE from its UTF-8 bytes, or BERT's WordPiece); the post-processor then adds its
+ * special tokens. Truncation and padding in the file are ignored on purpose: a data pipeline must never cut
+ * documents (GPT-2's file ships with max_length 50); a classifier asks for truncation with `maxLength`.
  */
 import { IdBuffer, BpeModel } from "./bpe.ts"
 import { tokenBytes } from "./byte-level.ts"
 import { type AddedTokenSpec, parseTokenizerJson, type PostProcessorSpec, type TokenizerSpec } from "./config.ts"
+import { TokenizerConfigError } from "./errors.ts"
 import { compileNormalizer, compilePreTokenizer, type Normalize, type PreTokenize } from "./pretokenize.ts"
+import { decodeWordPieceToken, WordPieceModel } from "./wordpiece.ts"
 
 /** ES2024 string methods (Node ≥ 20 has them; the project's TypeScript lib is ES2023). */
 interface WellFormed {
@@ -21,6 +24,11 @@ interface WellFormed {
 export interface EncodeOptions {
   /** Run the post-processor (BOS/EOS templates). HF's default is true. */
   readonly addSpecialTokens?: boolean
+  /**
+   * At most this many ids, special tokens included, as HF's truncation (right side, no stride) gives them: the
+   * text's first `maxLength - specials` tokens inside the template, e.g. `[CLS]` + 510 tokens + `[SEP]` for 512.
+   */
+  readonly maxLength?: number
 }
 
 export interface DecodeOptions {
@@ -101,9 +109,13 @@ const flattenPost = (p: PostProcessorSpec | null, before: number[], after: numbe
   }
 }
 
+/**
+ * Named for its first model; it runs both the byte-level BPE and the WordPiece model (`spec.model.type`) through
+ * the same added-token, normalizer, pre-tokenizer and post-processor pipeline.
+ */
 export class BpeTokenizer {
   readonly spec: TokenizerSpec
-  readonly model: BpeModel
+  readonly model: BpeModel | WordPieceModel
   /** One more than the largest id, counting added tokens: what decides uint16 vs uint32 token files. */
   readonly vocabSize: number
   private readonly normalize: Normalize | null
@@ -118,15 +130,28 @@ export class BpeTokenizer {
   private readonly pieces: string[] = []
   private readonly out = new IdBuffer(4096)
   private readonly tokenByteCache: Array<Uint8Array | undefined> = []
+  /** Where the ids of the text being encoded must stop (an `out.length`): set per call by `maxLength`. */
+  private limit = Infinity
 
   constructor(spec: TokenizerSpec) {
     this.spec = spec
-    this.model = new BpeModel(spec.model)
+    // Components that do not fit the model are refused before the model is built: "not implemented" is the
+    // more useful message for a file that would also fail to build.
+    const byteLevel = spec.model.type === "BPE"
+    const decoder = spec.decoder.type
+    if (decoder !== "None" && (decoder === "ByteLevel") !== byteLevel) {
+      throw new TokenizerConfigError("Unsupported", `decoder "${decoder}" with model "${spec.model.type}" is not implemented`)
+    }
+    this.preTokenize = compilePreTokenizer(spec.preTokenizer, byteLevel).run
     this.normalize = spec.normalizer === null ? null : compileNormalizer(spec.normalizer)
-    this.preTokenize = compilePreTokenizer(spec.preTokenizer).run
+    this.model = spec.model.type === "BPE" ? new BpeModel(spec.model) : new WordPieceModel(spec.model)
     const added = this.assignAddedIds(spec)
+    const normalizeContent = this.normalize
     for (const t of added) {
-      if (!this.addedById.has(t.id)) this.addedById.set(t.id, t)
+      // HF stores a `normalized` added token under its normalized text: `[CLS]` decodes as `[cls]` behind a
+      // lowercasing normalizer (and is then no longer "special" when decoding skips specials), yet `[CLS]` keeps its id.
+      const shown = t.normalized && normalizeContent !== null ? { ...t, content: normalizeContent(t.content) } : t
+      if (!this.addedById.has(t.id)) this.addedById.set(t.id, shown)
       this.addedByContent.set(t.content, t.id)
       if (t.special) this.specialContents.add(t.content)
     }
@@ -179,23 +204,45 @@ export class BpeTokenizer {
   encode(text: string, options?: EncodeOptions): Uint32Array {
     const out = this.out
     out.length = 0
-    this.encodeInto(text, out, options?.addSpecialTokens ?? true)
+    this.encodeInto(text, out, options?.addSpecialTokens ?? true, options?.maxLength)
     return out.toArray()
   }
 
   /** Appends the ids of `text` to `out`: the allocation-free form for writers that batch many documents. */
-  encodeInto(text: string, out: IdBuffer, addSpecialTokens = true): void {
+  encodeInto(text: string, out: IdBuffer, addSpecialTokens = true, maxLength = Infinity): void {
     // Native code receives lone surrogates as U+FFFD; doing the same here keeps ids equal to HF's for such input.
     if (!(text as unknown as WellFormed).isWellFormed()) text = (text as unknown as WellFormed).toWellFormed()
+    const specials = addSpecialTokens ? this.postBefore.length + this.postAfter.length : 0
+    if (maxLength < specials) throw new RangeError(`maxLength ${maxLength} leaves no room for the ${specials} special tokens`)
     if (addSpecialTokens && this.postBefore.length > 0) out.pushAll(this.postBefore)
+    // Tokens come out left to right, so once the limit is reached the rest of the text cannot change them.
+    const limit = out.length + maxLength - specials
+    this.limit = limit
     const plain = (s: string): void => this.encodeNormalizedPart(s, out)
     const token = (id: number): void => out.push(id)
     if (this.rawMatcher !== null) this.rawMatcher.split(text, (s) => this.encodeRawPart(s, out, plain, token), token)
     else this.encodeRawPart(text, out, plain, token)
+    if (out.length > limit) out.length = limit
     if (addSpecialTokens && this.postAfter.length > 0) out.pushAll(this.postAfter)
   }
 
-  private encodeRawPart(s: string, _out: IdBuffer, plain: (s: string) => void, token: (id: number) => void): void {
+  /**
+   * `ids` (the output of `encode` with the same `addSpecialTokens`) truncated as `maxLength` would have: for
+   * callers that encoded without a limit, such as the worker pool.
+   */
+  truncate(ids: Uint32Array, maxLength: number, addSpecialTokens = true): Uint32Array {
+    if (ids.length <= maxLength) return ids
+    const after = addSpecialTokens ? this.postAfter.length : 0
+    const specials = addSpecialTokens ? this.postBefore.length + after : 0
+    if (maxLength < specials) throw new RangeError(`maxLength ${maxLength} leaves no room for the ${specials} special tokens`)
+    const out = new Uint32Array(maxLength)
+    out.set(ids.subarray(0, maxLength - after))
+    out.set(ids.subarray(ids.length - after), maxLength - after)
+    return out
+  }
+
+  private encodeRawPart(s: string, out: IdBuffer, plain: (s: string) => void, token: (id: number) => void): void {
+    if (out.length >= this.limit) return
     const normalized = this.normalize === null ? s : this.normalize(s)
     if (this.normalizedMatcher !== null) this.normalizedMatcher.split(normalized, plain, token)
     else plain(normalized)
@@ -206,7 +253,8 @@ export class BpeTokenizer {
     pieces.length = 0
     this.preTokenize(s, pieces)
     const model = this.model
-    for (let i = 0; i < pieces.length; i++) model.encodeWord(pieces[i]!, out)
+    const limit = this.limit
+    for (let i = 0; i < pieces.length && out.length < limit; i++) model.encodeWord(pieces[i]!, out)
   }
 
   tokenToId(token: string): number | undefined {
@@ -224,6 +272,7 @@ export class BpeTokenizer {
 
   /** The bytes the ids stand for (unknown ids are skipped, as HF does). UTF-8 may be cut anywhere. */
   decodeBytes(ids: ArrayLike<number>, options?: DecodeOptions): Uint8Array {
+    if (this.spec.decoder.type !== "ByteLevel") return new TextEncoder().encode(this.decode(ids, options))
     const skip = options?.skipSpecialTokens ?? false
     const parts: Uint8Array[] = []
     let total = 0
@@ -255,16 +304,30 @@ export class BpeTokenizer {
    * Without a decoder in the file, HF joins the tokens with spaces; so do we.
    */
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
-    if (this.spec.decoder.type === "None") {
-      const skip = options?.skipSpecialTokens ?? false
-      const tokens: string[] = []
-      for (let i = 0; i < ids.length; i++) {
-        const token = this.idToToken(ids[i]!)
-        if (token !== undefined && !(skip && this.specialContents.has(token))) tokens.push(token)
-      }
-      return tokens.join(" ")
-    }
+    if (this.spec.decoder.type !== "ByteLevel") return this.decodeTokens(this.tokensOf(ids, options), 0)
     return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(this.decodeBytes(ids, options))
+  }
+
+  /** The tokens of the ids, as HF's `decode` collects them: unknown ids dropped, special ones when asked. */
+  private tokensOf(ids: ArrayLike<number>, options?: DecodeOptions): Array<string> {
+    const skip = options?.skipSpecialTokens ?? false
+    const tokens: string[] = []
+    for (let i = 0; i < ids.length; i++) {
+      const token = this.idToToken(ids[i]!)
+      if (token !== undefined && !(skip && this.specialContents.has(token))) tokens.push(token)
+    }
+    return tokens
+  }
+
+  /** Text of tokens for the decoders that work on whole tokens; `first` is the index of `tokens[0]` in the decode. */
+  private decodeTokens(tokens: ReadonlyArray<string>, first: number): string {
+    const decoder = this.spec.decoder
+    if (decoder.type === "WordPiece") {
+      let text = ""
+      for (let i = 0; i < tokens.length; i++) text += decodeWordPieceToken(tokens[i]!, first + i, decoder.prefix, decoder.cleanup)
+      return text
+    }
+    return (first > 0 && tokens.length > 0 ? " " : "") + tokens.join(" ")
   }
 
   /**
@@ -272,6 +335,18 @@ export class BpeTokenizer {
    * a character that the next ids will finish; `end` flushes what is left (an unfinished character as U+FFFD).
    */
   streamingDecoder(options?: DecodeOptions): { push: (ids: ArrayLike<number>) => string; end: () => string } {
+    if (this.spec.decoder.type !== "ByteLevel") {
+      let decoded = 0
+      return {
+        push: (ids) => {
+          const tokens = this.tokensOf(ids, options)
+          const text = this.decodeTokens(tokens, decoded)
+          decoded += tokens.length
+          return text
+        },
+        end: () => ""
+      }
+    }
     const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
     return {
       push: (ids) => decoder.decode(this.decodeBytes(ids, options), { stream: true }),

@@ -3,6 +3,8 @@
  * one piece into several, appending them to `out`. Offsets are never tracked because only ids matter downstream.
  */
 import type { NormalizerSpec, PatternSpec, PreTokenizerSpec, SplitBehavior } from "./config.ts"
+import { bertNormalizer } from "./bert-normalizer.ts"
+import { bertPreTokenize } from "./bert-pretokenizer.ts"
 import { byteLevelPattern } from "./byte-level.ts"
 import { TokenizerConfigError } from "./errors.ts"
 
@@ -144,6 +146,8 @@ export const compileNormalizer = (spec: NormalizerSpec): Normalize => {
       const content = spec.content
       return (s) => s.replace(re, () => content)
     }
+    case "BertNormalizer":
+      return bertNormalizer(spec)
     case "Strip": {
       const left = new RegExp(`^${ONIG_SPACE}+`, "u")
       const right = new RegExp(`${ONIG_SPACE}+$`, "u")
@@ -281,7 +285,19 @@ const byteLevelSplit = (addPrefixSpace: boolean, useRegex: boolean): PreTokenize
   }
 }
 
-export const compilePreTokenizer = (spec: PreTokenizerSpec | null): CompiledPreTokenizer => {
+/**
+ * `byteLevelModel` says which model reads the pieces: byte-level BPE needs a ByteLevel step, WordPiece must not
+ * have one (and without any pre-tokenizer takes the whole text as one word, as HF does).
+ */
+export const compilePreTokenizer = (spec: PreTokenizerSpec | null, byteLevelModel = true): CompiledPreTokenizer => {
+  if (spec === null && !byteLevelModel) {
+    return {
+      run: (s, out) => {
+        if (s.length > 0) out.push(s)
+      },
+      byteLevel: false
+    }
+  }
   if (spec === null) return unsupported("no pre-tokenizer: only byte-level BPE (a ByteLevel pre-tokenizer) is implemented")
   const steps: PreTokenize[] = []
   let byteLevel = false
@@ -303,6 +319,9 @@ export const compilePreTokenizer = (spec: PreTokenizerSpec | null): CompiledPreT
       case "WhitespaceSplit":
         steps.push(splitBy(new RegExp(`${ONIG_SPACE}+`, "gu"), "Removed", false))
         return
+      case "BertPreTokenizer":
+        steps.push(bertPreTokenize)
+        return
       case "ByteLevel":
         steps.push(byteLevelSplit(s.addPrefixSpace, s.useRegex))
         byteLevel = true
@@ -310,7 +329,8 @@ export const compilePreTokenizer = (spec: PreTokenizerSpec | null): CompiledPreT
     }
   }
   add(spec, "pre_tokenizer")
-  if (!byteLevel) return unsupported("pre_tokenizer has no ByteLevel step: only byte-level BPE is implemented")
+  if (!byteLevel && byteLevelModel) return unsupported("pre_tokenizer has no ByteLevel step: the only BPE implemented is byte-level BPE")
+  if (byteLevel && !byteLevelModel) return unsupported("pre_tokenizer has a ByteLevel step: WordPiece over byte-level characters is not implemented")
   if (steps.length === 1) return { run: steps[0]!, byteLevel }
   // Ping-pong between two scratch arrays so a document costs no per-step allocations.
   let a: string[] = []
