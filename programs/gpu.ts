@@ -2,16 +2,19 @@
  * The WebGPU device from the command line.
  *
  *   npx tsx programs/gpu.ts info                 which adapter this machine gives, its limits and features
- *   npx tsx programs/gpu.ts selftest [--report F] every kernel against its CPU reference on this adapter
+ *   npx tsx programs/gpu.ts selftest [--report F] [--seed N]
+ *                                                every case of the kernel registry (src/gpu/kernels/registry.ts)
+ *                                                against its CPU reference on this adapter
  *
  * SMOL_GPU_BACKEND=vulkan|opengl|… and SMOL_GPU_KIND=hardware|software choose the adapter.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, FileSystem, Option, Path } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { writeFileAtomic } from "../src/data/io/atomic.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
-import { kernelSelfTest, selfTestReport } from "../src/gpu/selftest.ts"
+import { describeCheck, kernelSelfTest, SelfTestFailed, selfTestReport } from "../src/gpu/selftest.ts"
 
 const info = Command.make("info", {}, () =>
   Effect.gen(function*() {
@@ -37,31 +40,18 @@ const selftest = Command.make(
       const adapter = describeAdapter(gpu.adapter)
       yield* Console.error(`Checking every kernel against its CPU reference on ${adapter}`)
       const started = performance.now()
-      const results = yield* kernelSelfTest({
-        seed,
-        onResult: (r) =>
-          console.error(
-            `  ${r.ok ? "ok  " : "FAIL"} ${r.kernel} ${r.case} (${r.variant}): relative error ${r.relativeError.toExponential(2)}`
-          )
-      })
+      const results = yield* kernelSelfTest({ seed, onResult: (r) => console.error(`  ${describeCheck(r)}`) })
       const text = selfTestReport(gpu, results, adapter)
       yield* Console.log(text)
       if (Option.isSome(report)) {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const target = path.resolve(report.value)
-        yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-        // Written beside the target and renamed, so a killed run never leaves half a report.
-        const temp = `${target}.tmp-${process.pid}`
-        yield* fs.writeFileString(temp, text)
-        yield* fs.rename(temp, target)
-        yield* Console.error(`Report written to ${target}`)
+        yield* writeFileAtomic(report.value, text)
+        yield* Console.error(`Report written to ${report.value}`)
       }
       const failed = results.filter((r) => !r.ok).length
       yield* Console.error(
-        `${results.length - failed} passed, ${failed} failed in ${((performance.now() - started) / 1000).toFixed(1)} s`
+        `${results.length - failed} passed, ${failed} failed in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${seed})`
       )
-      if (failed > 0) return yield* Effect.fail(new Error(`${failed} kernel checks failed on ${adapter}`))
+      if (failed > 0) return yield* new SelfTestFailed({ message: `${failed} kernel checks failed on ${adapter} (seed ${seed})` })
     }).pipe(Effect.provide(Gpu.layer))
 ).pipe(Command.withDescription("Check every kernel against its CPU reference on this machine's adapter"))
 

@@ -45,7 +45,7 @@ interface Candidate {
 
 // Hardware GPUs are reached through the native backends at core level. Mesa's llvmpipe is only reachable
 // through OpenGL at compatibility level, and it runs our WGSL about twice as fast per core as Vulkan lavapipe
-// (notes/webgpu-cpu.md), so among software adapters the GL ones are preferred.
+// (measured with bench/matmul.ts on both), so among software adapters the GL ones are preferred.
 const autoCandidates: ReadonlyArray<Candidate> = [
   { backend: "default", featureLevel: "core" },
   { backend: "vulkan", featureLevel: "core" },

@@ -1,7 +1,11 @@
-/** Reference for `crossEntropy`: per-row losses and the gradient (softmax − onehot) · gradScale. */
+/**
+ * Reference for `crossEntropy`: per-row losses, the gradient (softmax − onehot) · gradScale, and `greedy`, 1 where
+ * the target is the most likely token.
+ */
 export const crossEntropyCpu = (logits: Float32Array, targets: ArrayLike<number>, rows: number, vocab: number, gradScale: number) => {
   const losses = new Float32Array(rows)
   const grad = new Float32Array(rows * vocab)
+  const greedy = new Float32Array(rows)
   for (let r = 0; r < rows; r++) {
     let max = -Infinity
     for (let j = 0; j < vocab; j++) max = Math.max(max, logits[r * vocab + j]!)
@@ -9,7 +13,8 @@ export const crossEntropyCpu = (logits: Float32Array, targets: ArrayLike<number>
     for (let j = 0; j < vocab; j++) sum += Math.exp(logits[r * vocab + j]! - max)
     const lse = max + Math.log(sum)
     losses[r] = lse - logits[r * vocab + targets[r]!]!
+    greedy[r] = logits[r * vocab + targets[r]!]! >= max ? 1 : 0
     for (let j = 0; j < vocab; j++) grad[r * vocab + j] = (Math.exp(logits[r * vocab + j]! - lse) - (j === targets[r] ? 1 : 0)) * gradScale
   }
-  return { losses, grad }
+  return { losses, grad, greedy }
 }

@@ -1,5 +1,5 @@
 import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
-import { rowEntry, rowLayout, rowVariantFor } from "./rows.ts"
+import { rowEntry, rowLayout, type RowVariant, rowVariantFor } from "./rows.ts"
 import { f32Literal, flatKernel } from "./wgsl.ts"
 
 /**
@@ -30,8 +30,10 @@ export const decodeScores = (
 }
 
 /** Softmax over the first `length` entries of each head's row of scores [heads, maxLength], in place; zeros after. */
-export const decodeSoftmax = (gpu: G, scores: GpuBuffer, length: GpuBuffer, heads: number, maxLength: number): Dispatch => {
-  const variant = rowVariantFor(gpu, maxLength, 3)
+export const decodeSoftmax = (
+  gpu: G, scores: GpuBuffer, length: GpuBuffer, heads: number, maxLength: number,
+  variant: RowVariant = rowVariantFor(gpu, maxLength, 3)
+): Dispatch => {
   const layout = rowLayout(gpu, variant, heads, maxLength, 3)
   const NEG = "-3.4028234663852886e38"
   const code = `@group(0) @binding(0) var<storage, read_write> S: array<f32>;

@@ -1,5 +1,5 @@
-import type { GpuShape } from "../Gpu.ts"
-import { grid1d, softwareLoopBudget } from "./wgsl.ts"
+import { dispatch, type Dispatch, type GpuBuffer, type GpuShape } from "../Gpu.ts"
+import { f32Literal, grid1d, softwareLoopBudget } from "./wgsl.ts"
 
 /**
  * Row-wise kernels (reductions, softmax, later RMSNorm and cross-entropy) share one skeleton with two
@@ -124,3 +124,26 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   let base = row * COLS;
   ${body}
 }`
+
+/**
+ * The skeleton on its own, for its test cases: in place over [rows, cols], x ← x − max(row) + mean(row). It uses
+ * every part a row kernel uses: two reductions of different kinds, the barrier before an in-place write, and
+ * the per-column loop (3 passes over the row, like softmax). No model code calls it.
+ */
+export const rowProbe = (
+  gpu: Pick<GpuShape, "adapter" | "limits">,
+  x: GpuBuffer,
+  rows: number,
+  cols: number,
+  variant: RowVariant = rowVariantFor(gpu, cols, 3)
+): Dispatch => {
+  const layout = rowLayout(gpu, variant, rows, cols, 3)
+  const code = `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+const COLS = ${cols}u;
+${rowEntry(layout, `${layout.reduce("rowMax", "max", (j) => `X[base + ${j}]`)}
+  ${layout.reduce("total", "sum", (j) => `X[base + ${j}]`)}
+  let shift = total / ${f32Literal(cols)} - rowMax;
+  ${layout.barrier}
+  ${layout.forEachColumn((j) => `X[base + ${j}] = X[base + ${j}] + shift;`)}`)}`
+  return dispatch({ label: `row probe ${rows}×${cols} (${variant})`, code }, [x], layout.workgroups)
+}
