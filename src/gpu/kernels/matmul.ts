@@ -40,7 +40,7 @@ export type MatmulVariant = "register" | "workgroup"
 /**
  * Software rasterizers (llvmpipe) run a workgroup as SIMD loops on one thread, where workgroup memory and
  * barriers cost more than they save: there each invocation keeps an 8×8 tile in registers. Real GPUs want
- * operands staged through workgroup memory (measured on llvmpipe and on GPUs: bench/matmul.ts).
+ * operands staged through workgroup memory, the usual GPU tiling (the llvmpipe side is measured by bench/matmul.ts).
  */
 export const matmulVariantFor = (gpu: Pick<GpuShape, "adapter">): MatmulVariant =>
   gpu.adapter.kind === "software" ? "register" : "workgroup"
