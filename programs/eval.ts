@@ -4,7 +4,7 @@
  *
  *   npx tsx programs/eval.ts --tasks hellaswag,arc,piqa,mmlu --data-dir ../shared/data/eval --dump-requests req.jsonl
  *   npx tsx programs/eval.ts --tasks hellaswag,arc --data-dir DIR --predictions preds.jsonl --output out/results.json
- *   npx tsx programs/eval.ts --tasks humaneval --data-dir DIR --completions samples.jsonl --output out/results.json
+ *   npx tsx programs/eval.ts --tasks humaneval --data-dir DIR --code-samples samples.jsonl --output out/results.json
  *
  * Task names: arc (= arc:easy + arc:challenge), arc:easy, arc:challenge, openbook_qa, hellaswag, piqa,
  * commonsense_qa, winogrande, winogrande:partial, mmlu (cloze), mmlu_mcf, gsm8k, math, humaneval, multipl-e:js,
@@ -14,176 +14,152 @@
  * Markdown table.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, FileSystem, Option, Stream } from "effect"
+import { type Config, Console, Effect, type FileSystem, Layer, Option, type Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as path from "node:path"
-import { type CodeProblem, loadCodeProblems, loadSamples } from "../src/eval/code.ts"
+import { doneOfTotalReporter } from "../src/data/progress/Progress.ts"
+import { isCodeTask } from "../src/eval/code-tasks.ts"
 import { CodeRunner } from "../src/eval/CodeRunner.ts"
-import { EvalConfigError, LanguageModelError } from "../src/eval/errors.ts"
-import { buildInstances, generationRequests, logLikelihoodRequests, type TaskResult } from "../src/eval/evaluate.ts"
-import { fromTokenModel, LanguageModel, type LanguageModelShape, type TextCodec } from "../src/eval/LanguageModel.ts"
-import { makeLlamaTokenModel } from "../src/eval/llama-token-model.ts"
-import { BpeTokenizer } from "../src/data/tokenizer/core.ts"
-import { gpuOptionsConfig, makeGpu } from "../src/gpu/Gpu.ts"
-import { loadHfModel } from "../src/model/checkpoint.ts"
-import { loadPredictions, predictionsModel, requestLines } from "../src/eval/predictions.ts"
-import { progressReporter } from "../src/eval/progress.ts"
-import { type EvalJob, markdownTable, resultsJson, runEvaluation, writeAtomic } from "../src/eval/report.ts"
-import { findTasks, loadTask } from "../src/eval/tasks.ts"
+import { EvalConfigError, type EvalDataError } from "../src/eval/errors.ts"
+import { gpuLanguageModelLayer, type GpuLanguageModelError } from "../src/eval/gpu-language-model.ts"
+import { dumpRequests, knownTaskNames, loadJobs, runEvaluation, unknownTasks } from "../src/eval/jobs.ts"
+import { LanguageModel } from "../src/eval/LanguageModel.ts"
+import { predictionsLayer } from "../src/eval/predictions.ts"
+import { markdownTable, writeReport } from "../src/eval/report.ts"
+import { Gpu } from "../src/gpu/Gpu.ts"
 
-const codeTasks: Record<string, string> = {
-  humaneval: "humaneval/HumanEval.jsonl.gz",
-  "multipl-e:js": "multipl-e/humaneval-js.jsonl",
-  "multipl-e:cpp": "multipl-e/humaneval-cpp.jsonl",
-  "multipl-e:java": "multipl-e/humaneval-java.jsonl"
-}
+/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
+const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
+  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
+/** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
+const atLeast = (min: number) => Flag.filter((n: number) => Number.isSafeInteger(n) && n >= min, () => `an integer ≥ ${min}`)
 
-/** The model in `dir` on this machine's GPU, with its tokenizer as lighteval would encode (no special tokens). */
-const gpuModel = (dir: string, tokenizerPath: string, maxLength: number, batchSize: number) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(tokenizerPath).pipe(
-      Effect.mapError((e) => new EvalConfigError({ message: `--tokenizer ${tokenizerPath}: ${e.message}` }))
-    )
-    const tokenizer = yield* Effect.try({
-      try: () => BpeTokenizer.fromJson(text),
-      catch: (e) => new EvalConfigError({ message: `${tokenizerPath}: ${String(e)}` })
-    })
-    const eosId = tokenizer.tokenToId("<|endoftext|>") ?? 0
-    const codec: TextCodec = {
-      encode: (t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })),
-      decode: (ids) => tokenizer.decode(ids),
-      eosId
-    }
-    const model = yield* loadHfModel(dir)
-    if (tokenizer.vocabSize > model.config.vocabSize) {
-      return yield* Effect.fail(new EvalConfigError({ message: `${tokenizerPath} has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${model.config.vocabSize}` }))
-    }
-    // Built in the run's scope: the device lives as long as the evaluation, and only when a model is asked for.
-    const gpu = yield* makeGpu(yield* gpuOptionsConfig)
-    const tokenModel = yield* makeLlamaTokenModel(gpu, model, { name: path.basename(path.resolve(dir)), maxLength, batchSize })
-    return LanguageModel.of(fromTokenModel(codec, tokenModel))
-  })
+/** Whichever answers the requests: the GPU model, a predictions file, or none. */
+type ModelLayer = Layer.Layer<LanguageModel, GpuLanguageModelError | Config.ConfigError | EvalDataError, FileSystem.FileSystem | Path.Path>
 
-const noModel = LanguageModel.of({
-  name: "none",
-  logLikelihood: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" })),
-  generate: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" })),
-  logLikelihoodRolling: () => Effect.fail(new LanguageModelError({ reason: "Backend", message: "no model: pass --predictions FILE" }))
-})
+const taskNames = (list: string) => list.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+/** `TASK=PATH[,PATH…]`, as `--file` and `--fewshot-file` take it. */
+const taskFiles = (name: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.filter((v) => v.indexOf("=") > 0 && v.slice(v.indexOf("=") + 1).split(",").some((p) => p !== ""), () => "TASK=PATH[,PATH…]"),
+    Flag.map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1).split(",").filter((p) => p !== "")] as const),
+    Flag.withDescription(`TASK=PATH[,PATH…]: ${description}; repeatable (default: the layout under --data-dir)`),
+    Flag.atLeast(0),
+    Flag.map((pairs) => new Map(pairs))
+  )
 
 const command = Command.make(
   "eval",
   {
-    tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated task names")),
-    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Folder laid out as shared/data/eval (see README)")),
-    file: Flag.String("file").pipe(
-      Flag.withDescription("TASK=PATH[,PATH…]: that task's evaluation files or folders (.parquet, .jsonl, …) instead of the default layout; repeatable"),
-      Flag.atLeast(0)
+    tasks: Flag.String("tasks").pipe(
+      Flag.filter((list) => taskNames(list).length > 0 && unknownTasks(taskNames(list)).length === 0, (list) =>
+        `comma-separated task names among ${knownTaskNames.join(", ")}${taskNames(list).length === 0 ? "" : ` (unknown: ${unknownTasks(taskNames(list)).join(", ")})`}`),
+      Flag.map(taskNames),
+      Flag.withDescription("Comma-separated task names: arc (= arc:easy + arc:challenge), hellaswag, mmlu, gsm8k, humaneval, … (required)")
     ),
-    fewshotFile: Flag.String("fewshot-file").pipe(
-      Flag.withDescription("TASK=PATH[,PATH…]: that task's few-shot pool (gsm8k train, mmlu_mcf dev, math demo); repeatable"),
-      Flag.atLeast(0)
+    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Benchmark files, laid out as ../shared/data/eval (see README \"Evaluation\") (required)")),
+    file: taskFiles("file", "that task's evaluation files or folders (.parquet, .jsonl, …)"),
+    fewshotFile: taskFiles("fewshot-file", "that task's few-shot pool (gsm8k train, mmlu_mcf dev, math demo)"),
+    model: Flag.Directory("model", { mustExist: true }).pipe(
+      Flag.withDescription("Hugging Face model folder, run on this machine's WebGPU adapter (default: none; give this or --predictions)"),
+      Flag.optional
     ),
-    predictions: Flag.String("predictions").pipe(Flag.withDescription("JSONL of log-likelihoods / generations from any model"), Flag.optional),
-    model: Flag.String("model").pipe(Flag.withDescription("Hugging Face model folder, run on the GPU (WebGPU)"), Flag.optional),
-    tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("The model's tokenizer.json (default: MODEL/tokenizer.json)"), Flag.optional),
-    maxLength: Flag.Int("max-length").pipe(Flag.withDescription("Context length for --model (SmolLM2 was evaluated at 2048)"), Flag.withDefault(2048)),
-    completions: Flag.String("completions").pipe(Flag.withDescription("human-eval samples.jsonl for the code tasks"), Flag.optional),
-    dumpRequests: Flag.String("dump-requests").pipe(Flag.withDescription("Write every request as JSONL (predictions format without answers)"), Flag.optional),
-    output: Flag.String("output").pipe(Flag.withDescription("results.json path; the Markdown table goes beside it"), Flag.optional),
-    limit: Flag.Int("limit").pipe(Flag.withDescription("First N documents after lighteval's seed-42 shuffle"), Flag.optional),
-    numFewshot: Flag.Int("num-fewshot").pipe(Flag.optional),
-    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(64)),
-    samples: Flag.Int("samples").pipe(Flag.withDescription("Completions per code problem when generating (pass@k)"), Flag.withDefault(1)),
-    javaClasspath: Flag.String("java-classpath").pipe(Flag.withDescription("javatuples-1.2.jar for MultiPL-E Java"), Flag.optional),
-    concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Programs run at once"), Flag.withDefault(2))
+    predictions: Flag.File("predictions", { mustExist: true }).pipe(
+      Flag.withDescription("JSONL of log-likelihoods / generations from any model, matched by request text (default: none; give this or --model)"),
+      Flag.optional
+    ),
+    tokenizer: Flag.File("tokenizer", { mustExist: true }).pipe(Flag.withDescription("The model's tokenizer.json (default: MODEL/tokenizer.json)"), Flag.optional),
+    maxLength: Flag.Int("max-length").pipe(atLeast(2), defaulting(2048, "Context length in tokens for --model (SmolLM2 was evaluated at 2048)")),
+    batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(64, "Requests per model call (--model: sequences per forward pass)")),
+    codeSamples: Flag.File("code-samples", { mustExist: true }).pipe(
+      Flag.withDescription("human-eval samples.jsonl ({\"task_id\", \"completion\"} lines) scored for the code tasks instead of generating (default: none)"),
+      Flag.optional
+    ),
+    samples: Flag.Int("samples").pipe(atLeast(1), defaulting(1, "Completions per code problem when generating (pass@k)")),
+    dumpRequests: Flag.String("dump-requests").pipe(
+      Flag.withDescription("Write every request as JSONL, the predictions format without answers; alone, nothing is evaluated (default: none)"),
+      Flag.optional
+    ),
+    output: Flag.String("output").pipe(
+      Flag.withDescription("results.json path; the Markdown table goes beside it (default: none, the table goes to stdout only)"),
+      Flag.optional
+    ),
+    limit: Flag.Int("limit").pipe(
+      atLeast(1),
+      Flag.withDescription("First N documents after lighteval's seed-42 shuffle (first N problems of a code task) (default: all)"),
+      Flag.optional
+    ),
+    numFewshot: Flag.Int("num-fewshot").pipe(
+      atLeast(0),
+      Flag.withDescription("Few-shot examples per prompt; 0 needs no few-shot files (default: each task's own, 5 for gsm8k, 4 for math, else 0)"),
+      Flag.optional
+    ),
+    javaClasspath: Flag.File("java-classpath", { mustExist: true }).pipe(Flag.withDescription("javatuples-1.2.jar for MultiPL-E Java (default: none)"), Flag.optional),
+    concurrency: Flag.Int("concurrency").pipe(atLeast(1), defaulting(2, "Code-task programs run at once"))
   },
   (a) =>
     Effect.gen(function*() {
-      const modelDir = Option.getOrElse(a.model, () => "")
+      // Which model answers, checked before any file is read.
       if (Option.isSome(a.model) && Option.isSome(a.predictions)) {
-        return yield* Effect.fail(new EvalConfigError({ message: "give --model or --predictions, not both" }))
+        return yield* new EvalConfigError({ message: `--model ${a.model.value} and --predictions ${a.predictions.value}: give one of them, not both` })
       }
-      const names = a.tasks.split(",").map((s) => s.trim()).filter((s) => s !== "")
-      const codeNames = names.filter((n) => n in codeTasks)
-      const parseOverrides = (flag: string, values: ReadonlyArray<string>) =>
-        Effect.gen(function*() {
-          const out = new Map<string, Array<string>>()
-          for (const f of values) {
-            const eq = f.indexOf("=")
-            if (eq <= 0) return yield* Effect.fail(new EvalConfigError({ message: `--${flag} ${f}: expected TASK=PATH[,PATH…]` }))
-            out.set(f.slice(0, eq), f.slice(eq + 1).split(",").filter((p) => p !== ""))
-          }
-          return out
+      if (Option.isSome(a.tokenizer) && Option.isNone(a.model)) {
+        return yield* new EvalConfigError({ message: `--tokenizer ${a.tokenizer.value}: only --model uses a tokenizer` })
+      }
+      const needModel = a.tasks.filter((t) => !isCodeTask(t) || Option.isNone(a.codeSamples))
+      const evaluate = Option.isSome(a.model) || Option.isSome(a.predictions) || Option.isSome(a.codeSamples)
+      if (Option.isNone(a.model) && Option.isNone(a.predictions) && needModel.length > 0 && (evaluate || Option.isNone(a.dumpRequests))) {
+        return yield* new EvalConfigError({
+          message: `${needModel.join(", ")} need${needModel.length === 1 ? "s" : ""} a model: give --model DIR or --predictions FILE` +
+            " (--code-samples scores code tasks without one; --dump-requests alone only writes the requests)"
         })
-      const files = yield* parseOverrides("file", a.file)
-      const fewshotFiles = yield* parseOverrides("fewshot-file", a.fewshotFile)
-      const specs = (yield* findTasks(names.filter((n) => !(n in codeTasks)))).map((spec) => {
-        const f = files.get(spec.name)
-        const k = fewshotFiles.get(spec.name)
-        return { ...spec, ...(f === undefined ? {} : { files: f }), ...(k === undefined ? {} : { fewshotFiles: k }) }
+      }
+      const jobs = yield* loadJobs({
+        tasks: a.tasks,
+        dataDir: a.dataDir,
+        files: a.file,
+        fewshotFiles: a.fewshotFile,
+        samples: a.samples,
+        ...(Option.isSome(a.numFewshot) ? { numFewshot: a.numFewshot.value } : {}),
+        ...(Option.isSome(a.codeSamples) ? { codeSamples: a.codeSamples.value } : {})
       })
-      for (const [flag, map] of [["file", files], ["fewshot-file", fewshotFiles]] as const) {
-        const unknown = [...map.keys()].find((t) => !specs.some((s) => s.name === t))
-        if (unknown !== undefined) {
-          return yield* Effect.fail(new EvalConfigError({ message: `--${flag} ${unknown}=…: ${unknown} is not one of the tasks run (${specs.map((s) => s.name).join(", ")})` }))
-        }
-      }
-      const completions = Option.isSome(a.completions) ? yield* loadSamples(a.completions.value) : undefined
-      const jobs: Array<EvalJob> = []
-      // --num-fewshot 0 needs no few-shot files (MATH's demo split may be missing).
-      const zeroShot = Option.isSome(a.numFewshot) && a.numFewshot.value === 0
-      for (const spec of specs) jobs.push({ _tag: "Task", task: yield* loadTask(zeroShot ? { ...spec, numFewshot: 0 } : spec, a.dataDir) })
-      for (const name of codeNames) {
-        const problems: Array<CodeProblem> = yield* loadCodeProblems(path.join(a.dataDir, codeTasks[name]!))
-        jobs.push({ _tag: "Code", name, problems, samples: a.samples, ...(completions === undefined ? {} : { completions }) })
-      }
       const options = {
         batchSize: a.batchSize,
         concurrency: a.concurrency,
         ...(Option.isSome(a.limit) ? { limit: a.limit.value } : {}),
         ...(Option.isSome(a.numFewshot) ? { numFewshot: a.numFewshot.value } : {}),
-        onProgress: progressReporter({ unit: (task) => (task in codeTasks ? "programs" : "requests") })
+        onProgress: doneOfTotalReporter({ unit: (task) => (isCodeTask(task) ? "programs" : "requests") })
       }
 
       if (Option.isSome(a.dumpRequests)) {
-        const lines: Array<string> = []
-        for (const job of jobs) {
-          if (job._tag === "Task") {
-            const instances = yield* buildInstances(job.task, options)
-            lines.push(...requestLines(job.task.spec.name, job.task.spec.generation === undefined
-              ? { logLikelihood: logLikelihoodRequests(instances) }
-              : { generation: generationRequests(job.task.spec, instances) }))
-          } else {
-            const problems = options.limit === undefined ? job.problems : job.problems.slice(0, options.limit)
-            lines.push(...requestLines(job.name, { generation: problems.map((p) => ({ prompt: p.prompt.trim(), maxTokens: 512, stop: p.stop, samples: a.samples })) }))
-          }
-        }
-        yield* writeAtomic(a.dumpRequests.value, lines.join("\n") + "\n")
-        yield* Console.error(`Wrote ${lines.length} requests to ${a.dumpRequests.value}`)
-        if (Option.isNone(a.predictions) && completions === undefined) return
+        const n = yield* dumpRequests(a.dumpRequests.value, jobs, options)
+        yield* Console.error(`Wrote ${n} requests to ${a.dumpRequests.value}`)
+        if (!evaluate) return
       }
 
-      const model: LanguageModelShape = Option.isSome(a.predictions)
-        ? predictionsModel(path.basename(a.predictions.value), yield* loadPredictions(a.predictions.value))
-        : Option.isSome(a.model)
-        ? yield* gpuModel(a.model.value, Option.getOrElse(a.tokenizer, () => path.join(modelDir, "tokenizer.json")), a.maxLength, a.batchSize)
-        : noModel
-      const results: Array<TaskResult> = yield* Stream.runCollect(runEvaluation(jobs, options)).pipe(
-        Effect.provideService(LanguageModel, model)
-      )
-      const table = markdownTable(results)
-      yield* Console.log(table)
+      const model: ModelLayer = Option.match(a.model, {
+        onSome: (dir) =>
+          gpuLanguageModelLayer({
+            model: dir,
+            tokenizer: Option.getOrElse(a.tokenizer, () => path.join(dir, "tokenizer.json")),
+            maxLength: a.maxLength,
+            batchSize: a.batchSize
+          }).pipe(Layer.provide(Gpu.layer)),
+        onNone: () =>
+          Option.isSome(a.predictions)
+            ? predictionsLayer(a.predictions.value)
+            : LanguageModel.layerNone("the code tasks are scored from --code-samples")
+      })
+      const { name, results } = yield* Effect.gen(function*() {
+        const lm = yield* LanguageModel
+        return { name: lm.name, results: yield* Stream.runCollect(runEvaluation(jobs, options)) }
+      }).pipe(Effect.provide(model))
+      yield* Console.log(markdownTable(results))
       if (Option.isSome(a.output)) {
-        const config = { model: model.name, tasks: names, limit: options.limit ?? null, num_fewshot: options.numFewshot ?? null }
-        yield* writeAtomic(a.output.value, resultsJson(results, config))
-        yield* writeAtomic(a.output.value.replace(/\.json$/, "") + ".md", table)
+        yield* writeReport(a.output.value, results, { model: name, tasks: a.tasks, limit: options.limit ?? null, num_fewshot: options.numFewshot ?? null })
       }
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(CodeRunner.layer(Option.isSome(a.javaClasspath) ? { javaClasspath: [a.javaClasspath.value] } : {}))
-    )
+    }).pipe(Effect.provide(CodeRunner.layer(Option.isSome(a.javaClasspath) ? { javaClasspath: [a.javaClasspath.value] } : {})))
 ).pipe(Command.withDescription("Evaluate on SmolLM2's benchmarks (lighteval prompts and metrics) and on HumanEval / MultiPL-E"))
 
 command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

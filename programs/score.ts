@@ -7,56 +7,42 @@
  * log p(ids[i+1] | ids[0..i]). Prints the perplexity over all scored tokens.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, FileSystem, Schema } from "effect"
+import { Console, Effect, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { writeLinesAtomic } from "../src/data/io/jsonl.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 import { loadHfModel } from "../src/model/checkpoint.ts"
-import { makeScorer } from "../src/model/scorer.ts"
-
-class ScoreInputError extends Schema.TaggedError<ScoreInputError>()("ScoreInputError", { message: Schema.String }) {}
-
-const IdsLine = Schema.fromJsonString(Schema.Struct({ ids: Schema.Array(Schema.Int) }))
+import { makeScorer, perplexity, readScoreInput } from "../src/model/scorer.ts"
 
 const command = Command.make(
   "score",
   {
-    model: Flag.String("model").pipe(Flag.withDescription("Hugging Face model folder (config.json + model.safetensors)")),
-    input: Flag.String("input").pipe(Flag.withDescription("ids JSONL: one {\"ids\": [...]} per line")),
-    output: Flag.String("output"),
-    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(8))
+    model: Flag.Directory("model", { mustExist: true }).pipe(Flag.withDescription("Hugging Face model folder (config.json + model.safetensors) (required)")),
+    input: Flag.File("input", { mustExist: true }).pipe(Flag.withDescription("ids JSONL: one {\"ids\": [...]} per line (required)")),
+    output: Flag.String("output").pipe(Flag.withDescription("JSONL: one {\"logprobs\": [...]} per input line, in order (required)")),
+    batchSize: Flag.Int("batch-size").pipe(
+      Flag.filter((n) => Number.isSafeInteger(n) && n >= 1, () => "an integer ≥ 1"),
+      Flag.withDescription("Sequences per forward pass (default: 8)"),
+      Flag.withDefault(8)
+    )
   },
   (a) =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const gpu = yield* Gpu
       const model = yield* loadHfModel(a.model)
-      const lines = (yield* fs.readFileString(a.input)).split("\n")
-      const sequences: Array<ReadonlyArray<number>> = []
-      for (const [i, line] of lines.entries()) {
-        if (line.trim() === "") continue
-        const parsed = Schema.decodeUnknownResult(IdsLine)(line)
-        if (parsed._tag === "Failure") return yield* new ScoreInputError({ message: `${a.input}:${i + 1}: ${parsed.failure.message}` })
-        const ids = parsed.success.ids
-        const bad = ids.find((t) => t < 0 || t >= model.config.vocabSize)
-        if (bad !== undefined) return yield* new ScoreInputError({ message: `${a.input}:${i + 1}: token id ${bad} is outside the vocabulary of ${model.config.vocabSize}` })
-        if (ids.length > model.config.maxPositionEmbeddings) {
-          return yield* new ScoreInputError({ message: `${a.input}:${i + 1}: ${ids.length} tokens exceed max_position_embeddings ${model.config.maxPositionEmbeddings}` })
-        }
-        sequences.push(ids)
-      }
-      yield* Console.error(`Scoring ${sequences.length} sequences on ${describeAdapter(gpu.adapter)}`)
-      const maxLength = sequences.reduce((m, s) => Math.max(m, s.length), 2)
-      const scorer = yield* makeScorer(gpu, model, maxLength, Math.min(a.batchSize, Math.max(1, sequences.length)))
-      const results = yield* scorer.score(sequences)
-      const text = results.map((lp) => JSON.stringify({ logprobs: Array.from(lp) }) + "\n").join("")
-      // Written beside the target and renamed, so a killed run never leaves half an output.
-      yield* fs.writeFileString(`${a.output}.tmp`, text)
-      yield* fs.rename(`${a.output}.tmp`, a.output)
-      const tokens = results.reduce((n, lp) => n + lp.length, 0)
-      const nll = -results.reduce((s, lp) => s + lp.reduce((t, v) => t + v, 0), 0)
-      yield* Console.log(`${sequences.length} sequences, ${tokens} tokens scored, perplexity ${Math.exp(nll / Math.max(1, tokens)).toFixed(4)} → ${a.output}`)
-    }).pipe(Effect.scoped, Effect.provide(Gpu.layer))
+      // Every line is checked before the GPU starts.
+      const sequences = yield* readScoreInput(a.input, model.config)
+      const results = yield* Effect.gen(function*() {
+        const gpu = yield* Gpu
+        yield* Console.error(`Scoring ${sequences.length} sequences on ${describeAdapter(gpu.adapter)}`)
+        const maxLength = sequences.reduce((m, s) => Math.max(m, s.length), 2)
+        const scorer = yield* makeScorer(gpu, model, maxLength, Math.min(a.batchSize, Math.max(1, sequences.length)))
+        return yield* scorer.score(sequences)
+      }).pipe(Effect.scoped, Effect.provide(Gpu.layer))
+      yield* writeLinesAtomic(a.output, Stream.fromIterable(results).pipe(Stream.map((lp) => JSON.stringify({ logprobs: Array.from(lp) }))))
+      const { tokens, perplexity: ppl } = perplexity(results)
+      yield* Console.log(`${sequences.length} sequences, ${tokens} tokens scored, perplexity ${ppl.toFixed(4)} → ${a.output}`)
+    })
 ).pipe(Command.withDescription("Next-token log-probabilities of token sequences under a model"))
 
 command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

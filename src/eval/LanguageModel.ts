@@ -1,4 +1,4 @@
-import { Context, Effect, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { LanguageModelError } from "./errors.ts"
 
 /**
@@ -65,7 +65,13 @@ export interface LanguageModelShape {
   }
 }
 
-export class LanguageModel extends Context.Service<LanguageModel, LanguageModelShape>()("smol-pipeline/eval/LanguageModel") {}
+export class LanguageModel extends Context.Service<LanguageModel, LanguageModelShape>()("smol-pipeline/eval/LanguageModel") {
+  /** A model that answers nothing, for runs that need none (code tasks scored from given samples). */
+  static readonly layerNone = (why: string): Layer.Layer<LanguageModel> => {
+    const fail = () => Effect.fail(new LanguageModelError({ reason: "Backend", message: `no model: ${why}` }))
+    return Layer.succeed(LanguageModel, LanguageModel.of({ name: "none", logLikelihood: fail, logLikelihoodRolling: fail, generate: fail }))
+  }
+}
 
 /** Text ↔ token ids: the slice of a tokenizer the evaluation needs (the SmolLM2 tokenizer adds no BOS). */
 export interface TextCodec {

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { CodeRunner, type Language, type RunResult } from "./CodeRunner.ts"
 import { dataError, type CodeRunnerError, type EvalDataError, type LanguageModelError } from "./errors.ts"
 import type { TaskResult } from "./evaluate.ts"
-import { LanguageModel } from "./LanguageModel.ts"
+import { type GenerationRequest, LanguageModel } from "./LanguageModel.ts"
 import { readJsonl } from "./loaders.ts"
 import { mean, passAtK } from "./metrics.ts"
 
@@ -70,8 +70,11 @@ export const stopAtStopToken = (completion: string, stops: ReadonlyArray<string>
 export const programOf = (problem: CodeProblem, prompt: string, completion: string): string =>
   prompt + stopAtStopToken(completion, problem.stop) + "\n" + problem.tests
 
-/** Python's `str.strip()` whitespace. */
-const pyStrip = (s: string) => s.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/gu, "")
+// Python's str.isspace set: JS's \s lacks \x1c-\x1f and \x85, and has \ufeff, which Python keeps.
+const pyStripPattern = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu
+
+/** Python's `str.strip()`. */
+const pyStrip = (s: string) => s.replace(pyStripPattern, "")
 
 export interface CodeSample {
   readonly taskId: string
@@ -144,25 +147,46 @@ export const scoreCompletions = (
     return { task: name, samples: problems.length, metrics, seconds: (performance.now() - started) / 1000, outcomes }
   })
 
+export interface CodeGenerationOptions {
+  /** Completions per problem (n > 1 for pass@k); 1 by default. */
+  readonly samples?: number
+  /** 0 (greedy) for one sample, 0.2 for several, as SmolLM2's code evaluation. */
+  readonly temperature?: number
+  /** New tokens per completion; 512 as bigcode-evaluation-harness's `max_length_generation` leaves room for. */
+  readonly maxTokens?: number
+}
+
+/** The prompt the model continues: the problem's prompt with Python's `strip()` applied (bigcode harness). */
+export const codePrompt = (problem: CodeProblem): string => pyStrip(problem.prompt)
+
+/**
+ * The generation requests for `problems`, one per problem: what `generateAndScore` sends to the model and what
+ * `--dump-requests` writes, from this one function so the two cannot drift apart.
+ */
+export const codeGenerationRequests = (
+  problems: ReadonlyArray<CodeProblem>,
+  options: CodeGenerationOptions = {}
+): Array<GenerationRequest> => {
+  const n = options.samples ?? 1
+  return problems.map((p) => ({
+    prompt: codePrompt(p),
+    maxTokens: options.maxTokens ?? 512,
+    stop: p.stop,
+    samples: n,
+    temperature: options.temperature ?? (n > 1 ? 0.2 : 0)
+  }))
+}
+
 /** Generates `samples` completions per problem from the stripped prompt (bigcode harness), then scores them. */
 export const generateAndScore = (
   name: string,
   problems: ReadonlyArray<CodeProblem>,
-  options: CodeEvalOptions & { readonly samples?: number; readonly temperature?: number; readonly maxTokens?: number } = {}
+  options: CodeEvalOptions & CodeGenerationOptions = {}
 ): Effect.Effect<TaskResult, CodeRunnerError | EvalDataError | LanguageModelError, CodeRunner | LanguageModel> =>
   Effect.gen(function*() {
     const lm = yield* LanguageModel
-    const n = options.samples ?? 1
-    const generations = yield* lm.generate(
-      problems.map((p) => ({
-        prompt: pyStrip(p.prompt),
-        maxTokens: options.maxTokens ?? 512,
-        stop: p.stop,
-        samples: n,
-        temperature: options.temperature ?? (n > 1 ? 0.2 : 0)
-      }))
-    )
+    const generations = yield* lm.generate(codeGenerationRequests(problems, options))
     const samples = problems.flatMap((p, i) => generations[i]!.map((completion) => ({ taskId: p.taskId, completion })))
-    const { outcomes: _, ...result } = yield* scoreCompletions(name, problems, samples, { ...options, promptOf: (p) => pyStrip(p.prompt) })
+    const { outcomes: _, ...result } = yield* scoreCompletions(name, problems, samples, { ...options, promptOf: codePrompt })
     return result
   })

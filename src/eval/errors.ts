@@ -30,13 +30,17 @@ export class EvalConfigError extends Schema.TaggedError<EvalConfigError>()("Eval
   message: Schema.String
 }) {}
 
-export class ReportWriteError extends Schema.TaggedError<ReportWriteError>()("ReportWriteError", {
-  file: Schema.String,
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {}
-
 export const dataError = (file: string, location: string, message: string, cause?: unknown): EvalDataError =>
   cause === undefined
     ? new EvalDataError({ file, location, message })
     : new EvalDataError({ file, location, message, cause })
+
+/** "FILE" or "FILE, line 3": where an `EvalDataError` points. */
+export const placeOf = (e: EvalDataError): string => (e.location === "file" ? e.file : `${e.file}, ${e.location}`)
+
+/**
+ * The same error with its place and what the file was for in its message (`purpose`, e.g. "the evaluation files
+ * of arc:easy"): a user sees only the message, and a bare "no such file or folder" names neither.
+ */
+export const withPlace = (purpose: string) => (e: EvalDataError): EvalDataError =>
+  dataError(e.file, e.location, `${placeOf(e)}: ${e.message} (${purpose})`, e.cause)

@@ -44,8 +44,17 @@ const readText = (file: string): Effect.Effect<string, EvalDataError> =>
       const raw = readFileSync(file)
       return (file.endsWith(".gz") ? gunzipSync(raw) : raw).toString("utf8")
     },
-    catch: (e) => dataError(file, "file", `cannot read: ${(e as Error).message}`, e)
+    catch: (e) => dataError(file, "file", unreadable(e), e)
   })
+
+/** Node's message repeats the path, which the error already names; the common case reads plainly. */
+const unreadable = (e: unknown): string => {
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === "ENOENT") return "no such file"
+  if (code === "EISDIR") return "is a folder, not a file"
+  if (code === "EACCES") return "not readable (permission denied)"
+  return `cannot read: ${(e as Error).message}`
+}
 
 export const readJsonl = (file: string): Effect.Effect<Array<Located<Record<string, unknown>>>, EvalDataError> =>
   Effect.flatMap(readText(file), (text) =>

@@ -1,6 +1,7 @@
-import { Effect } from "effect"
-import { dataError, type EvalDataError, LanguageModelError } from "./errors.ts"
-import type { GenerationRequest, LanguageModelShape, LogLikelihoodRequest } from "./LanguageModel.ts"
+import { Effect, Layer } from "effect"
+import * as path from "node:path"
+import { dataError, type EvalDataError, LanguageModelError, withPlace } from "./errors.ts"
+import { type GenerationRequest, LanguageModel, type LanguageModelShape, type LogLikelihoodRequest } from "./LanguageModel.ts"
 import { readJsonl } from "./loaders.ts"
 
 /**
@@ -87,6 +88,16 @@ export const predictionsModel = (name: string, p: Predictions): LanguageModelSha
         }))
     })
 })
+
+/** The `LanguageModel` answered from the predictions file `file`, named after it in reports. */
+export const predictionsLayer = (file: string): Layer.Layer<LanguageModel, EvalDataError> =>
+  Layer.effect(
+    LanguageModel,
+    loadPredictions(file).pipe(
+      Effect.map((p) => LanguageModel.of(predictionsModel(path.basename(file), p))),
+      Effect.mapError(withPlace("the --predictions file"))
+    )
+  )
 
 /** The lines `--dump-requests` writes: the predictions format without the answers, tagged with the task. */
 export const requestLines = (

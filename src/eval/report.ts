@@ -1,38 +1,7 @@
-import { Effect, Stream } from "effect"
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import * as path from "node:path"
-import type { CodeRunner } from "./CodeRunner.ts"
-import type { CodeProblem } from "./code.ts"
-import { generateAndScore, scoreCompletions, type CodeSample } from "./code.ts"
-import { type CodeRunnerError, type EvalDataError, type LanguageModelError, ReportWriteError } from "./errors.ts"
-import { evaluateTask, type EvaluateOptions, groupAverages, type TaskResult } from "./evaluate.ts"
-import type { LanguageModel } from "./LanguageModel.ts"
-import type { LoadedTask } from "./tasks.ts"
-
-/** A unit of work for `runEvaluation`: a lighteval-style task or a code benchmark. */
-export type EvalJob =
-  | { readonly _tag: "Task"; readonly task: LoadedTask }
-  | { readonly _tag: "Code"; readonly name: string; readonly problems: ReadonlyArray<CodeProblem>; readonly completions?: ReadonlyArray<CodeSample>; readonly samples?: number }
-
-/** Results as they finish, one per job, in job order. */
-export const runEvaluation = (
-  jobs: ReadonlyArray<EvalJob>,
-  options: EvaluateOptions = {}
-): Stream.Stream<TaskResult, LanguageModelError | CodeRunnerError | EvalDataError, LanguageModel | CodeRunner> =>
-  Stream.fromIterable(jobs).pipe(
-    Stream.mapEffect((job): Effect.Effect<TaskResult, LanguageModelError | CodeRunnerError | EvalDataError, LanguageModel | CodeRunner> => {
-      if (job._tag === "Task") return evaluateTask(job.task, options)
-      const problems = options.limit === undefined ? job.problems : job.problems.slice(0, options.limit)
-      if (job.completions !== undefined) {
-        const wanted = new Set(problems.map((p) => p.taskId))
-        return Effect.map(
-          scoreCompletions(job.name, problems, job.completions.filter((c) => wanted.has(c.taskId)), options),
-          ({ outcomes: _, ...r }) => r
-        )
-      }
-      return generateAndScore(job.name, problems, { ...options, ...(job.samples === undefined ? {} : { samples: job.samples }) })
-    })
-  )
+import { Effect, type FileSystem } from "effect"
+import type { WriteError } from "../data/errors.ts"
+import { writeFileAtomic } from "../data/io/atomic.ts"
+import { groupAverages, type TaskResult } from "./evaluate.ts"
 
 const fmt = (x: number) => x.toFixed(4)
 
@@ -68,19 +37,15 @@ export const resultsJson = (results: ReadonlyArray<TaskResult>, config: Record<s
   return JSON.stringify({ results: out, samples, config }, null, 2) + "\n"
 }
 
-/** Written under a temporary name and renamed, so a killed run never leaves a half report that looks whole. */
-export const writeAtomic = (file: string, content: string): Effect.Effect<void, ReportWriteError> =>
-  Effect.try({
-    try: () => {
-      mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
-      const temp = `${file}.tmp-${process.pid}`
-      try {
-        writeFileSync(temp, content)
-        renameSync(temp, file)
-      } catch (e) {
-        rmSync(temp, { force: true })
-        throw e
-      }
-    },
-    catch: (e) => new ReportWriteError({ file, message: (e as Error).message, cause: e })
-  })
+/**
+ * `output` (lighteval-style results.json) and the Markdown table beside it (`.json` → `.md`), each written
+ * atomically so a killed run never leaves a half report that looks whole.
+ */
+export const writeReport = (
+  output: string,
+  results: ReadonlyArray<TaskResult>,
+  config: Record<string, unknown>
+): Effect.Effect<void, WriteError, FileSystem.FileSystem> =>
+  writeFileAtomic(output, resultsJson(results, config)).pipe(
+    Effect.andThen(writeFileAtomic(output.replace(/\.json$/, "") + ".md", markdownTable(results)))
+  )

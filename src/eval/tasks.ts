@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import * as path from "node:path"
-import { dataError, EvalConfigError, type EvalDataError } from "./errors.ts"
+import { dataError, EvalConfigError, type EvalDataError, withPlace } from "./errors.ts"
 import {
   expandFiles,
   loadArc,
@@ -166,22 +166,36 @@ export interface LoadedTask {
 
 const resolve = (dataDir: string, p: string) => (path.isAbsolute(p) ? p : path.join(dataDir, p))
 
+/** True when some file of `spec` is read relative to the data directory. */
+export const readsDataDir = (spec: TaskSpec): boolean =>
+  [...spec.files, ...(spec.numFewshot === 0 ? [] : spec.fewshotFiles ?? [])].some((f) => !path.isAbsolute(f))
+
+/** A task's documents; a file that cannot be read fails naming itself and the task that wanted it. */
 export const loadTask = (spec: TaskSpec, dataDir: string): Effect.Effect<LoadedTask, EvalDataError> =>
   Effect.gen(function*() {
-    const docs = yield* loadDocs(spec.prompt, spec.files.map((f) => resolve(dataDir, f)))
+    const docs = yield* loadDocs(spec.prompt, spec.files.map((f) => resolve(dataDir, f))).pipe(
+      Effect.mapError(withPlace(`the evaluation files of ${spec.name}`))
+    )
     if (spec.fewshotFiles === undefined || spec.numFewshot === 0) return { spec, docs }
     const fewshotDocs = yield* loadDocs(spec.prompt, spec.fewshotFiles.map((f) => resolve(dataDir, f))).pipe(
-      Effect.mapError((e) => dataError(e.file, e.location, `${e.message}: ${e.file} (the few-shot examples of ${spec.name}; --num-fewshot 0 runs without them)`, e.cause))
+      Effect.mapError(withPlace(`the few-shot examples of ${spec.name}; --num-fewshot 0 runs without them`))
     )
     return { spec, docs, fewshotDocs }
   })
 
+/**
+ * The tasks a name selects: the task itself, or a family ("arc" = arc:easy + arc:challenge, as lighteval's suite
+ * file does with `custom|arc|0|1`); lighteval's underscore spelling of a subset (arc_easy) is accepted beside
+ * ours (arc:easy). Empty for an unknown name.
+ */
+export const tasksNamed = (given: string, table: ReadonlyArray<TaskSpec> = builtinTasks): Array<TaskSpec> => {
+  const name = table.some((t) => t.name === given || t.name.startsWith(`${given}:`)) ? given : given.replace("_", ":")
+  return table.filter((t) => t.name === name || t.name.startsWith(`${name}:`) && !t.name.endsWith(":partial"))
+}
+
 export const findTasks = (names: ReadonlyArray<string>, table: ReadonlyArray<TaskSpec> = builtinTasks) =>
   Effect.forEach(names, (given) => {
-    // lighteval's task ids spell the subset with an underscore (arc_easy); ours with a colon (arc:easy).
-    const name = table.some((t) => t.name === given || t.name.startsWith(`${given}:`)) ? given : given.replace("_", ":")
-    // "arc" selects both ARC tasks, as lighteval's suite file does with `custom|arc|0|1`.
-    const found = table.filter((t) => t.name === name || t.name.startsWith(`${name}:`) && !t.name.endsWith(":partial"))
+    const found = tasksNamed(given, table)
     return found.length > 0
       ? Effect.succeed(found)
       : Effect.fail(new EvalConfigError({ message: `unknown task "${given}"; known: ${table.map((t) => t.name).join(", ")}` }))

@@ -1,8 +1,10 @@
-import { Effect, type Scope } from "effect"
+import { Effect, type FileSystem, Schema, type Scope, Stream } from "effect"
+import { IdsLine, type JsonlError, readJsonl } from "../data/io/jsonl.ts"
 import type { GpuError } from "../gpu/errors.ts"
 import type { GpuShape } from "../gpu/Gpu.ts"
 import { nextTokenBatch } from "./batch.ts"
 import type { HfModel } from "./checkpoint.ts"
+import type { LlamaConfig } from "./config.ts"
 import { makeLlamaGpu } from "./llama.gpu.ts"
 
 /**
@@ -45,3 +47,51 @@ export const makeScorer = (
       })
     return { maxLength, score }
   })
+
+/** A sequence the model cannot score: "PATH:LINE: problem", so the printed error alone says where to look. */
+export class ScoreInputError extends Schema.TaggedError<ScoreInputError>()("ScoreInputError", {
+  path: Schema.String,
+  line: Schema.Number,
+  message: Schema.String
+}) {}
+
+/** Why `config`'s model cannot score `ids`, or undefined when it can. */
+export const sequenceProblem = (ids: ReadonlyArray<number>, config: LlamaConfig): string | undefined => {
+  const bad = ids.find((t) => t >= config.vocabSize)
+  if (bad !== undefined) return `token id ${bad} is outside the vocabulary of ${config.vocabSize}`
+  if (ids.length > config.maxPositionEmbeddings) {
+    return `${ids.length} tokens exceed max_position_embeddings ${config.maxPositionEmbeddings}`
+  }
+  return undefined
+}
+
+/**
+ * The sequences of an ids JSONL file (`{"ids": [...]}` per line, blank lines skipped), each checked against the
+ * model before any is scored: one bad line would otherwise fail a run hours in, or shift every output line after it.
+ */
+export const readScoreInput = (
+  path: string,
+  config: LlamaConfig
+): Effect.Effect<Array<ReadonlyArray<number>>, JsonlError | ScoreInputError, FileSystem.FileSystem> =>
+  readJsonl(path, IdsLine, { blankLines: "skip" }).pipe(
+    Stream.mapEffect(({ line, value }) => {
+      const problem = sequenceProblem(value.ids, config)
+      return problem === undefined
+        ? Effect.succeed(value.ids)
+        : Effect.fail(new ScoreInputError({ path, line, message: `${path}:${line}: ${problem}` }))
+    }),
+    Stream.runCollect
+  )
+
+/** exp of the mean negative log-probability over every scored token (1 when nothing was scored). */
+export const perplexity = (logprobs: ReadonlyArray<ArrayLike<number>>): { readonly tokens: number; readonly perplexity: number } => {
+  let tokens = 0
+  let nll = 0
+  for (const lp of logprobs) {
+    let sum = 0
+    for (let i = 0; i < lp.length; i++) sum += lp[i]!
+    tokens += lp.length
+    nll -= sum
+  }
+  return { tokens, perplexity: Math.exp(nll / Math.max(1, tokens)) }
+}

@@ -1,3 +1,4 @@
+import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -10,7 +11,8 @@ import { LanguageModel, type LanguageModelShape } from "../../src/eval/LanguageM
 import { gsm8kNormalizer, meanStderr, passAtK } from "../../src/eval/metrics.ts"
 import { loadPredictions, predictionsModel } from "../../src/eval/predictions.ts"
 import * as P from "../../src/eval/prompts.ts"
-import { markdownTable, resultsJson, runEvaluation, writeAtomic } from "../../src/eval/report.ts"
+import { runEvaluation } from "../../src/eval/jobs.ts"
+import { markdownTable, resultsJson, writeReport } from "../../src/eval/report.ts"
 import { builtinTasks, findTasks, type LoadedTask, loadTask, type TaskSpec } from "../../src/eval/tasks.ts"
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "smol-eval-"))
@@ -193,8 +195,9 @@ describe("predictions files and reports", () => {
       const table = markdownTable(results)
       expect(table).toContain("| arc:easy | 2 | acc_norm | 1.0000 | ± 0.0000 |")
       const out = path.join(dir, "out", "results.json")
-      yield* writeAtomic(out, resultsJson(results, {}))
+      yield* writeReport(out, results, {}).pipe(Effect.provide(NodeServices.layer))
       expect(JSON.parse(readFileSync(out, "utf8")).results["arc:_average"].acc).toBe(0.25)
+      expect(readFileSync(path.join(dir, "out", "results.md"), "utf8")).toBe(table)
     }))
 
   it("pass@k is the unbiased estimator 1 - C(n-c,k)/C(n,k)", () => {

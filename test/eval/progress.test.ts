@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { formatDuration, progressLine } from "../../src/data/progress/format.ts"
+import { doneOfTotalReporter } from "../../src/data/progress/Progress.ts"
 import { evaluateTask } from "../../src/eval/evaluate.ts"
 import { LanguageModel, type LanguageModelShape } from "../../src/eval/LanguageModel.ts"
-import { formatDuration, progressLine, progressReporter } from "../../src/eval/progress.ts"
 import { builtinTasks } from "../../src/eval/tasks.ts"
 
 const recorder = (isTTY: boolean) => {
@@ -19,20 +20,22 @@ const recorder = (isTTY: boolean) => {
 
 describe("progress on stderr", () => {
   it("formats done/total, percent, rate and ETA; elapsed time once finished", () => {
-    expect(progressLine("hellaswag", "requests", 12288, 40168, 412.4, 30)).toBe(
+    const line = (task: string, unit: string, done: number, total: number, rate: number | undefined, elapsed: number) =>
+      progressLine({ task, unit, done, total, rate, elapsed })
+    expect(line("hellaswag", "requests", 12288, 40168, 412.4, 30)).toBe(
       "hellaswag: 12,288/40,168 requests (30.6%) · 412 req/s · ETA 1:08"
     )
-    expect(progressLine("gsm8k", "requests", 10, 1319, 2.25, 4)).toBe("gsm8k: 10/1,319 requests (0.8%) · 2.3 req/s · ETA 9:42")
-    expect(progressLine("piqa", "requests", 0, 100, undefined, 0)).toBe("piqa: 0/100 requests (0.0%)")
-    expect(progressLine("humaneval", "programs", 164, 164, 8, 20.5)).toBe("humaneval: 164/164 programs (100.0%) · 8.0 programs/s · 0:21 elapsed")
+    expect(line("gsm8k", "requests", 10, 1319, 2.25, 4)).toBe("gsm8k: 10/1,319 requests (0.8%) · 2.3 req/s · ETA 9:42")
+    expect(line("piqa", "requests", 0, 100, undefined, 0)).toBe("piqa: 0/100 requests (0.0%)")
+    expect(line("humaneval", "programs", 164, 164, 8, 20.5)).toBe("humaneval: 164/164 programs (100.0%) · 8.0 programs/s · 0:21 elapsed")
     expect(formatDuration(3725)).toBe("1:02:05")
     expect(formatDuration(Number.POSITIVE_INFINITY)).toBe("?")
   })
 
-  it.effect("on a terminal: one line rewritten with \\r at most every 0.5 s, ended by a newline when done", () =>
+  it.effect("on a terminal: one line with a bar rewritten with \\r at most every 0.5 s, ended by a newline when done", () =>
     Effect.gen(function*() {
       const r = recorder(true)
-      const report = progressReporter(r.options)
+      const report = doneOfTotalReporter(r.options)
       r.at(0)
       yield* report("arc:easy", 0, 100)
       r.at(200)
@@ -44,16 +47,16 @@ describe("progress on stderr", () => {
       r.at(2000)
       yield* report("arc:easy", 100, 100) // always written
       expect(r.written).toEqual([
-        "\rarc:easy: 0/100 requests (0.0%)\x1b[K",
-        "\rarc:easy: 50/100 requests (50.0%) · 50.0 req/s · ETA 0:01\x1b[K",
-        "\rarc:easy: 100/100 requests (100.0%) · 50.0 req/s · 0:02 elapsed\x1b[K\n"
+        "\rarc:easy: [                    ] 0/100 requests (0.0%)\x1b[K",
+        "\rarc:easy: [██████████          ] 50/100 requests (50.0%) · 50.0 req/s · ETA 0:01\x1b[K",
+        "\rarc:easy: [████████████████████] 100/100 requests (100.0%) · 50.0 req/s · 0:02 elapsed\x1b[K\n"
       ])
     }))
 
   it.effect("elsewhere: plain lines, throttled (5 s by default), each task on its own clock", () =>
     Effect.gen(function*() {
       const r = recorder(false)
-      const report = progressReporter(r.options)
+      const report = doneOfTotalReporter(r.options)
       r.at(0)
       yield* report("mmlu", 0, 1000)
       r.at(4000)

@@ -1,5 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -10,7 +10,7 @@ import { saveHfModel } from "../../src/model/checkpoint.ts"
 import { presets } from "../../src/model/config.ts"
 import { llamaReference } from "../../src/model/llama.cpu.ts"
 import { initWeights } from "../../src/model/parameters.ts"
-import { makeScorer } from "../../src/model/scorer.ts"
+import { makeScorer, perplexity, readScoreInput } from "../../src/model/scorer.ts"
 import { expectClose } from "../support/compare.ts"
 import { tokenIds } from "../support/models.ts"
 
@@ -47,4 +47,40 @@ layer(Layer.mergeAll(Gpu.layer, NodeServices.layer))("next-token log-probabiliti
       const lines = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { logprobs: Array<number> }).logprobs)
       sequences.forEach((ids, i) => expectClose(`line ${i + 1}`, lines[i]!, referenceLogprobs(config, weights, ids)))
     }), 60_000)
+})
+
+describe("the score program's input", () => {
+  const config = presets["tiny-untied"]
+  const input = (text: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), "smol-score-in-")), "in.jsonl")
+    writeFileSync(file, text)
+    return file
+  }
+
+  it.effect("reads {\"ids\"} lines in order, skipping blank lines", () =>
+    Effect.gen(function*() {
+      const got = yield* readScoreInput(input(`{"ids": [1, 2, 3]}\n\n{"ids": [4]}\n`), config)
+      expect(got).toEqual([[1, 2, 3], [4]])
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("a line the model cannot score fails with its file and line, before anything is scored", () =>
+    Effect.gen(function*() {
+      const outside = input(`{"ids": [1, 2]}\n{"ids": [1, ${config.vocabSize}]}\n`)
+      expect((yield* Effect.flip(readScoreInput(outside, config))).message).toBe(
+        `${outside}:2: token id ${config.vocabSize} is outside the vocabulary of ${config.vocabSize}`
+      )
+      const long = input(JSON.stringify({ ids: Array.from({ length: config.maxPositionEmbeddings + 1 }, () => 1) }) + "\n")
+      expect((yield* Effect.flip(readScoreInput(long, config))).message).toBe(
+        `${long}:1: ${config.maxPositionEmbeddings + 1} tokens exceed max_position_embeddings ${config.maxPositionEmbeddings}`
+      )
+      const notIds = input(`{"ids": [1, -2]}\n`)
+      expect((yield* Effect.flip(readScoreInput(notIds, config))).message).toMatch(new RegExp(`^${notIds}:1: `))
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it("perplexity is exp of the mean negative log-probability over all scored tokens", () => {
+    const { tokens, perplexity: ppl } = perplexity([Float32Array.of(-1, -3), Float32Array.of(-2)])
+    expect(tokens).toBe(3)
+    expect(ppl).toBeCloseTo(Math.exp(2), 12)
+    expect(perplexity([]).perplexity).toBe(1)
+  })
 })

