@@ -10,7 +10,9 @@
  * duplicate_of), stats to OUT/stats.json, a report for a person to OUT/report.md (funnel, reasons, dropped
  * examples), per-task logs to OUT/logs/<stage>/. Every input document ends up in exactly one of them, under its
  * original id. Rerunning the same command resumes: finished tasks are skipped.
- * The `task` subcommand is what the executor's worker processes run.
+ * An input without documents (an empty file, a folder without data files) is not an error: the run says so and
+ * leaves the empty outputs the next step expects. A bad record fails the run with the file and line that hold it.
+ * (The unlisted `task` subcommand is what the executor's worker processes run.)
  *
  * MinHash indexes (datatrove's format): --dedup-index also drops documents whose bucket signature is in an index
  * of INDEX_DIR (duplicate_of `index:<name>`); --dedup-index-only keeps duplicates inside the input (datatrove's
@@ -18,15 +20,15 @@
  * against one (only the signatures it lacked, as NAME_<worker>.minhash.index), else into OUT/index/.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
+import { Cause, Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { existsSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
-import { DataConfigError } from "../src/data/errors.ts"
+import { DataConfigError, ReadError } from "../src/data/errors.ts"
 import { runLocal } from "../src/data/executor/local.ts"
-import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
+import { describeCause, runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import {
   FINEWEB_FILTERS,
   type FilterName,
@@ -40,57 +42,72 @@ import {
   type StageName,
   summaryTable
 } from "../src/data/fineweb.ts"
+import { tryWrite, writeFileAtomicSync } from "../src/data/io/atomic.ts"
 import { resolveInputs } from "../src/data/io/readers.ts"
-import { writeFileAtomicSync } from "../src/data/io/atomic.ts"
+import { makeProgress, type ProgressTask, type Report } from "../src/data/progress/Progress.ts"
 import { dropExamples, filterRunReport, runStages } from "../src/data/run-report.ts"
 
 const script = fileURLToPath(import.meta.url)
 
+/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
+const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
+  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
+/** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
+const atLeast = (min: number) =>
+  Flag.filter((n: number) => Number.isSafeInteger(n) && n >= min, () => `an integer ≥ ${min}`)
+
+/**
+ * A failure as a person reads it, on stderr: the error's name and message (which say where: FILE:LINE, the flag,
+ * the failed ranks), no stack trace. runMain's own report would go to stdout, among the results.
+ */
+const reportFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  self.pipe(Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Console.error(`error: ${describeCause(cause)}`)))
+
+const filterNames = (list: string) => list.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+const unknownFilters = (list: string) => filterNames(list).filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
+
 const run = Command.make(
   "filter",
   {
-    input: Flag.String("input").pipe(Flag.withDescription("Input file, folder or hf://datasets/... path (repeatable)"), Flag.atLeast(1)),
-    output: Flag.String("output").pipe(Flag.withDescription("Output folder: kept/, logs/, stats.json")),
-    exclusions: Flag.String("exclusions").pipe(Flag.withDescription("Dropped documents, one folder per filter (default OUTPUT/dropped)"), Flag.optional),
-    filters: Flag.String("filters").pipe(Flag.withDescription("Comma-separated, applied in this order"), Flag.withDefault(FINEWEB_FILTERS.join(","))),
-    c4TerminalPunct: Flag.Boolean("c4-terminal-punct").pipe(Flag.withDescription("C4: drop lines without terminal punctuation (FineWeb: off)"), Flag.withDefault(false)),
-    dedup: Flag.Literals("dedup", ["none", "minhash", "exact"]).pipe(Flag.withDefault("none" as const)),
-    minhashHash: Flag.Literals("minhash-hash", ["xxhash", "sha1"]).pipe(Flag.withDescription("Shingle hash (datatrove default xxhash; examples/fineweb.py used sha1)"), Flag.withDefault("xxhash" as const)),
+    input: Flag.String("input").pipe(Flag.withDescription("Input file, folder or hf://datasets/... path (repeatable; required)"), Flag.atLeast(1)),
+    output: Flag.String("output").pipe(Flag.withDescription("Output folder: kept/, logs/, stats.json, report.md (required)")),
+    exclusions: Flag.String("exclusions").pipe(Flag.withDescription("Dropped documents, one folder per filter (default: OUTPUT/dropped)"), Flag.optional),
+    filters: Flag.String("filters").pipe(
+      Flag.filter((list) => unknownFilters(list).length === 0, (list) => `filter names among ${FINEWEB_FILTERS.join(", ")} (unknown: ${unknownFilters(list).join(", ")})`),
+      defaulting(FINEWEB_FILTERS.join(","), "Comma-separated, applied in this order")
+    ),
+    c4TerminalPunct: Flag.Boolean("c4-terminal-punct").pipe(defaulting(false, "C4: drop lines that do not end in terminal punctuation (FineWeb keeps them)", "off")),
+    dedup: Flag.Literals("dedup", ["none", "minhash", "exact"]).pipe(defaulting("none" as const, "Deduplicate the filtered documents")),
+    minhashHash: Flag.Literals("minhash-hash", ["xxhash", "sha1"]).pipe(
+      defaulting("xxhash" as const, "MinHash shingle hash (datatrove's default; its examples/fineweb.py used sha1)")
+    ),
     dedupIndex: Flag.String("dedup-index").pipe(
-      Flag.withDescription("MinHash: also drop documents matching an index in this folder (bucket_XXX/*.minhash.index)"),
+      Flag.withDescription("MinHash: also drop documents matching an index in this folder (bucket_XXX/*.minhash.index; default: none)"),
       Flag.optional
     ),
     dedupIndexOnly: Flag.Boolean("dedup-index-only").pipe(
-      Flag.withDescription("With --dedup-index: drop only matches with the index, keep duplicates inside the input"),
-      Flag.withDefault(false)
+      defaulting(false, "With --dedup-index: drop only matches with the index, keep duplicates inside the input", "off")
     ),
     buildIndex: Flag.String("build-index").pipe(
-      Flag.withDescription("MinHash: write an index NAME of this input (into --dedup-index's folder if given, else OUTPUT/index)"),
+      Flag.filter((name) => checkIndexName(name, "--build-index") === undefined, () => "a name usable as a file name (no / or \\, not . or ..)"),
+      Flag.withDescription("MinHash: write an index NAME of this input (into --dedup-index's folder if given, else OUTPUT/index; default: none)"),
       Flag.optional
     ),
-    format: Flag.Literals("format", ["jsonl", "parquet", "arrow"]).pipe(Flag.withDefault("jsonl" as const)),
-    gzip: Flag.Boolean("gzip").pipe(Flag.withDescription("Gzip JSONL outputs"), Flag.withDefault(false)),
-    tasks: Flag.Int("tasks").pipe(Flag.withDefault(1)),
-    workers: Flag.Int("workers").pipe(Flag.withDefault(1)),
-    textKey: Flag.String("text-key").pipe(Flag.withDefault("text")),
-    idKey: Flag.String("id-key").pipe(Flag.withDefault("id")),
-    glob: Flag.String("glob").pipe(Flag.optional),
-    limit: Flag.Int("limit").pipe(Flag.withDescription("At most this many documents per task"), Flag.optional)
+    format: Flag.Literals("format", ["jsonl", "parquet", "arrow"]).pipe(defaulting("jsonl" as const, "Format of the kept and dropped documents")),
+    gzip: Flag.Boolean("gzip").pipe(defaulting(false, "Gzip JSONL outputs", "off")),
+    tasks: Flag.Int("tasks").pipe(atLeast(1), defaulting(1, "Shards of the input; each input file goes to one task")),
+    workers: Flag.Int("workers").pipe(atLeast(1), defaulting(1, "Tasks run at the same time, each in its own process")),
+    textKey: Flag.String("text-key").pipe(defaulting("text", "The input field holding a document's text")),
+    idKey: Flag.String("id-key").pipe(defaulting("id", "The input field holding a document's id (missing: FILE/INDEX)")),
+    glob: Flag.String("glob").pipe(Flag.withDescription("Only files of an input folder whose relative path matches, e.g. '**/*.jsonl.gz' (default: all)"), Flag.optional),
+    limit: Flag.Int("limit").pipe(atLeast(1), Flag.withDescription("At most this many documents per task (default: all)"), Flag.optional)
   },
   (a) =>
-    Effect.gen(function*() {
-      const filters = a.filters.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-      const unknown = filters.filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
-      if (unknown.length > 0) return yield* new DataConfigError({ message: `unknown filter(s) ${unknown.join(", ")}; known: ${FINEWEB_FILTERS.join(", ")}` })
-      if (a.tasks < 1 || a.workers < 1) return yield* new DataConfigError({ message: "--tasks and --workers must be ≥ 1" })
+    reportFailure(Effect.gen(function*() {
       if (a.dedup !== "minhash" && (Option.isSome(a.dedupIndex) || Option.isSome(a.buildIndex) || a.dedupIndexOnly)) {
         return yield* new DataConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
       }
       if (a.dedupIndexOnly && Option.isNone(a.dedupIndex)) return yield* new DataConfigError({ message: "--dedup-index-only needs --dedup-index" })
-      if (Option.isSome(a.buildIndex)) {
-        const bad = checkIndexName(a.buildIndex.value, "--build-index")
-        if (bad !== undefined) return yield* bad
-      }
       // A missing index folder would silently dedup against nothing; it may only be new when this run starts it.
       if (Option.isSome(a.dedupIndex) && Option.isNone(a.buildIndex) && !existsSync(a.dedupIndex.value)) {
         return yield* new DataConfigError({ message: `--dedup-index ${a.dedupIndex.value}: no such folder` })
@@ -102,7 +119,7 @@ const run = Command.make(
         exclusions: Option.isSome(a.exclusions) ? path.resolve(a.exclusions.value) : path.join(output, "dropped"),
         format: a.format,
         gzip: a.gzip,
-        filters: filters as Array<FilterName>,
+        filters: filterNames(a.filters) as Array<FilterName>,
         c4TerminalPunct: a.c4TerminalPunct,
         dedup: a.dedup,
         minhashHash: a.minhashHash,
@@ -116,62 +133,93 @@ const run = Command.make(
         ...(Option.isSome(a.glob) ? { glob: a.glob.value } : {}),
         ...(Option.isSome(a.limit) ? { limit: a.limit.value } : {})
       }
-      const configFile = path.join(output, "logs", "config.json")
-      writeFileAtomicSync(configFile, JSON.stringify(config, null, 2) + "\n")
-      // ETA is known when the inputs are plain JSONL: their size bounds the text the filter stage will read.
+      // Listed before anything is written, so that a wrong --input fails without leaving an output folder.
       const files = yield* Effect.tryPromise({
         try: () => resolveInputs(config.inputs, { ...(config.glob === undefined ? {} : { glob: config.glob }) }),
-        catch: (e) => new DataConfigError({ message: `cannot list inputs: ${(e as Error).message}` })
+        catch: (e) => new DataConfigError({ message: `--input: cannot list ${config.inputs.join(", ")}: ${e instanceof Error ? e.message : String(e)}` })
       })
+      if (files.length === 0) {
+        yield* Console.error(
+          `warning: no input files in ${config.inputs.join(", ")}${config.glob === undefined ? "" : ` matching --glob ${config.glob}`} ` +
+            "(looked for .jsonl[.gz], .ndjson, .json, .parquet, .arrow); the outputs will be empty"
+        )
+      }
+      const configFile = path.join(output, "logs", "config.json")
+      yield* tryWrite(configFile, () => writeFileAtomicSync(configFile, JSON.stringify(config, null, 2) + "\n"))
+      // ETA is known when the inputs are plain JSONL: their size bounds the text the filter stage will read.
       const plainBytes = files.every((f) => /\.(jsonl|ndjson)$/i.test(f)) ? files.reduce((s, f) => s + statSync(f).size, 0) : undefined
       const jobs = planJobs(config, script, configFile)
       const started = performance.now()
+      // A line per job (the filter, then dedup's stages); the executor's last report of a job, after its tasks
+      // ended, is the one that finishes its line.
+      const progress = makeProgress()
+      let job: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
+      const finishJob = () => job?.line.finish(job.report)
       yield* runLocal(jobs.at(-1)!, {
         onProgress: (p) => {
-          const rate = p.docs / Math.max(p.seconds, 1e-9)
-          const mbs = p.bytes / 1e6 / Math.max(p.seconds, 1e-9)
-          const fraction = p.job === "filter" && plainBytes !== undefined && plainBytes > 0
-            ? Math.min(1, p.bytes / plainBytes)
-            : p.completed / p.tasks
-          const eta = fraction > 0 && fraction < 1 ? `ETA ~${((p.seconds / fraction) * (1 - fraction)).toFixed(0)} s` : "ETA ?"
-          process.stderr.write(
-            `[${p.job}] tasks ${p.completed}/${p.tasks}  ${p.docs} docs  ${rate.toFixed(0)} docs/s  ${mbs.toFixed(2)} MB/s  ${eta}\n`
-          )
+          if (job?.name !== p.job) {
+            finishJob()
+            job = { name: p.job, line: progress.task(p.job, { unit: "tasks", rateUnit: null }), report: { done: 0 } }
+          }
+          job.report = {
+            done: p.completed,
+            total: p.tasks,
+            fraction: p.job === "filter" && plainBytes !== undefined && plainBytes > 0 ? Math.min(1, p.bytes / plainBytes) : undefined,
+            counters: { docs: p.docs, MB: p.bytes / 1e6 },
+            elapsed: p.seconds
+          }
+          job.line.update(job.report)
         }
-      })
+      }).pipe(Effect.ensuring(Effect.sync(finishJob)))
       const stats = mergeRunStats(config, jobs)
       const seconds = (performance.now() - started) / 1000
+      const kept = path.join(output, "kept")
+      // The next step reads these folders: they exist even when nothing was kept or dropped.
+      yield* tryWrite(kept, () => {
+        mkdirSync(kept, { recursive: true })
+        mkdirSync(config.exclusions, { recursive: true })
+      })
       yield* Console.log(summaryTable(config, stats))
       // The report a person reads: funnel, reasons, and a few dropped documents per reason.
-      const examples = yield* Effect.promise(() => dropExamples(config.exclusions, stats, runStages(config)))
+      const examples = yield* Effect.tryPromise({
+        try: () => dropExamples(config.exclusions, stats, runStages(config)),
+        catch: (e) => new ReadError({ file: config.exclusions, location: "file", message: `cannot read dropped documents for the report: ${e instanceof Error ? e.message : String(e)}` })
+      })
       const reportFile = path.join(output, "report.md")
-      writeFileAtomicSync(reportFile, filterRunReport({ config, stats, seconds, inputBytes: plainBytes, examples }) + "\n")
+      yield* tryWrite(reportFile, () => writeFileAtomicSync(reportFile, filterRunReport({ config, stats, seconds, inputBytes: plainBytes, examples }) + "\n"))
       const indexOut = indexOutputFolder(config)
       yield* Console.log(
-        `\nDone in ${seconds.toFixed(1)} s: kept → ${path.join(output, "kept")}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}, report → ${reportFile}` +
+        `\nDone in ${seconds.toFixed(1)} s: kept → ${kept}, dropped → ${config.exclusions}, stats → ${path.join(output, "stats.json")}, report → ${reportFile}` +
           (indexOut === undefined ? "" : `, index ${config.minhashBuildIndex} → ${indexOut}`)
       )
-    })
+      if ((stats["reader"]?.["documents"] ?? 0) === 0 && files.length > 0) {
+        yield* Console.error(
+          `warning: the input had no documents (${files.length === 1 ? `${files[0]} is empty` : `${files.length} files, all empty`}); ` +
+            "kept/ and the dropped folders are empty"
+        )
+      }
+    }))
 ).pipe(Command.withDescription("Filter documents with the FineWeb heuristic chain, optionally deduplicate"))
 
+/** What the executor's worker processes run: not for people, so not listed in --help. */
 const task = Command.make(
   "task",
   {
-    config: Flag.String("config"),
-    stage: Flag.Literals("stage", STAGE_NAMES)
+    config: Flag.String("config").pipe(Flag.withDescription("The run's logs/config.json")),
+    stage: Flag.Literals("stage", STAGE_NAMES).pipe(Flag.withDescription("The stage whose ranks to run"))
   },
   (a) =>
-    Effect.gen(function*() {
+    reportFailure(Effect.gen(function*() {
       const env = taskEnvironment()
       if (env === undefined) return yield* new DataConfigError({ message: "`task` is run by the executor (SMOL_RANKS etc. are not set)" })
       const config = yield* loadConfig(a.config)
       yield* runAssignedTasks(env, (ctx) => runStage(config, a.stage as StageName, ctx))
-    })
-).pipe(Command.withDescription("Run this process's ranks of one stage (started by the executor)"))
+    }))
+).pipe(Command.withDescription("Run this process's ranks of one stage (started by the executor)"), Command.unlisted)
 
 run.pipe(
   Command.withSubcommands([task]),
   Command.run({ version: "0.1.0" }),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  NodeRuntime.runMain({ disableErrorReporting: true })
 )

@@ -50,6 +50,8 @@ export const filterRunReport = (r: FilterRunReportInput): string => {
   const mbs = r.inputBytes !== undefined && r.seconds > 0 ? `, ${(r.inputBytes / 1e6 / r.seconds).toFixed(2)} MB/s` : ""
   out.push(`- time: ${r.seconds.toFixed(1)} s for ${read} documents (${rate}${mbs}, all stages, wall clock)`)
   out.push("")
+  // Said first: an empty input is most often a wrong path or --glob, and every table below would be zeros.
+  if (read === 0) out.push("**The input had no documents**: nothing was kept or dropped.", "")
 
   out.push("## Funnel", "")
   out.push("| stage | in | kept | dropped | dropped % | kept of input |")

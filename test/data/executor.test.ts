@@ -2,11 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import * as path from "node:path"
 import { type Job, runLocal, taskCommand } from "../../src/data/executor/local.ts"
 import { slurmScript, submitSlurm } from "../../src/data/executor/slurm.ts"
-import { completionPath, incompleteRanks, progressPath, taskLogPath } from "../../src/data/executor/task.ts"
+import { completionPath, progressPath, rankLockPath, taskLogPath } from "../../src/data/executor/rank-files.ts"
+import { isProcessAlive, readRankLock } from "../../src/data/executor/rank-lock.ts"
+import { incompleteRanks } from "../../src/data/executor/task.ts"
 
 const fixtures = path.join(import.meta.dirname, "fixtures")
 const copyTask = path.join(fixtures, "copy-task.ts")
@@ -85,7 +87,80 @@ describe("local executor", () => {
       expect(e._tag).toBe("ExecutorError")
       expect(e.ranks).toEqual([0])
       expect(readFileSync(taskLogPath(broken.loggingDir, 0), "utf8")).toContain("missing /nonexistent")
+      // The error a person sees says what failed the task, not only that it failed and where its log is.
+      expect(e.message).toContain("rank 0: Error: missing /nonexistent")
+      expect(e.message).toContain(`log: ${taskLogPath(broken.loggingDir, 0)}`)
     }))
+
+  it.live("a worker that dies before its task can say why: the error shows its exit and the end of its log", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const script = path.join(dir, "crash.mjs")
+      writeFileSync(script, `console.error("cannot start: the config is gone")\nprocess.exit(3)\n`)
+      const e = yield* Effect.flip(runLocal({ name: "crash", loggingDir: path.join(dir, "logs"), tasks: 1, script }))
+      expect(e.message).toContain("rank 0: exit code 3; the end of its log")
+      expect(e.message).toContain("cannot start: the config is gone")
+    }))
+
+  it.live("workers die with the executor: SIGKILL of the executor alone leaves no worker running", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const tasks = 2
+      makeInputs(path.join(dir, "in"), tasks, 400)
+      const logs = path.join(dir, "logs")
+      // Slow tasks (20 s each undisturbed), so that the workers are surely midway when the executor dies.
+      const executor = spawn(process.execPath, taskCommand(path.join(fixtures, "run-job.ts"), [logs, String(tasks), "2"]), {
+        env: { ...process.env, IN: path.join(dir, "in"), OUT: path.join(dir, "out"), DELAY_MS: "50" },
+        stdio: "ignore"
+      })
+      const exited = new Promise<void>((resolve) => executor.on("exit", () => resolve()))
+      const workers = yield* Effect.promise(async () => {
+        const deadline = Date.now() + 30_000
+        const holders = () => Array.from({ length: tasks }, (_, r) => readRankLock(logs, r)).filter((l) => l !== undefined)
+        while (Date.now() < deadline && holders().length < tasks) await new Promise((r) => setTimeout(r, 25))
+        return holders().map((l) => l.pid)
+      })
+      expect(workers.length).toBe(tasks)
+      expect(workers).not.toContain(executor.pid)
+      const killed = Date.now()
+      executor.kill("SIGKILL")
+      yield* Effect.promise(() => exited)
+      const stillRunning = () => workers.filter(isProcessAlive)
+      yield* Effect.promise(async () => {
+        while (Date.now() - killed < 10_000 && stillRunning().length > 0) await new Promise((r) => setTimeout(r, 50))
+      })
+      expect(stillRunning()).toEqual([])
+      expect(Date.now() - killed).toBeLessThan(5_000)
+      // They stopped cleanly: no lock left behind, their ranks not marked complete.
+      expect(Array.from({ length: tasks }, (_, r) => readRankLock(logs, r))).toEqual([undefined, undefined])
+      expect(incompleteRanks(logs, tasks)).toEqual([0, 1])
+      expect(readFileSync(taskLogPath(logs, 0), "utf8")).toContain("stopped: interrupted")
+    }), { timeout: 60_000 })
+
+  it.live("a rerun does not start a second worker on a rank a live process still holds", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      makeInputs(path.join(dir, "in"), 1, 2)
+      const logs = path.join(dir, "logs")
+      // A process of an earlier run still at work on rank 0, as its lock says.
+      const earlier = spawn("sleep", ["30"], { stdio: "ignore" })
+      mkdirSync(path.dirname(rankLockPath(logs, 0)), { recursive: true })
+      writeFileSync(rankLockPath(logs, 0), JSON.stringify({ pid: earlier.pid, host: hostname(), startTicks: null, since: "2026-01-01T00:00:00.000Z" }))
+      const job: Job = { name: "copy", loggingDir: logs, tasks: 1, script: copyTask, env: { IN: path.join(dir, "in"), OUT: path.join(dir, "out") } }
+      const e = yield* Effect.flip(runLocal(job, { heldRankWait: 200 }))
+      expect(e.ranks).toEqual([0])
+      expect(e.message).toContain(
+        `copy: not starting a second worker on ranks that processes of an earlier run are still running: rank 0 by process ${earlier.pid} (since 2026-01-01T00:00:00.000Z)`
+      )
+      expect(e.message).toContain(`kill ${earlier.pid}`)
+      expect(existsSync(taskLogPath(logs, 0))).toBe(false)
+      // Once that process is gone its lock is stale: the rerun runs the rank.
+      earlier.kill("SIGKILL")
+      yield* Effect.promise(() => new Promise<void>((resolve) => earlier.on("exit", () => resolve())))
+      yield* runLocal(job)
+      expect(incompleteRanks(logs, 1)).toEqual([])
+      expect(readRankLock(logs, 0)).toBeUndefined()
+    }), { timeout: 30_000 })
 
   it.live("a run killed with SIGKILL midway, rerun, gives exactly the output of an uninterrupted run", () =>
     Effect.gen(function*() {
@@ -147,6 +222,16 @@ describe("local executor", () => {
       expect(ids(got)).toEqual(expected.sort())
       expect(JSON.parse(readFileSync(path.join(logs, "stats.json"), "utf8"))).toEqual({ copy: { documents: tasks * 30 } })
     }), { timeout: 60_000 })
+})
+
+describe("executor boundaries", () => {
+  it("imports nothing from the stages it runs (dedup, filters): they depend on it, not it on them", () => {
+    const folder = path.join(import.meta.dirname, "..", "..", "src", "data", "executor")
+    for (const file of readdirSync(folder).filter((f) => f.endsWith(".ts"))) {
+      const imports = [...readFileSync(path.join(folder, file), "utf8").matchAll(/^import .* from "([^"]+)"/gm)].map((m) => m[1]!)
+      expect(imports.filter((i) => /\/(dedup|filters)\//.test(i)), file).toEqual([])
+    }
+  })
 })
 
 describe("Slurm executor", () => {

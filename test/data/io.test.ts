@@ -42,6 +42,33 @@ describe("readers", () => {
       const e = failure(yield* Effect.exit(Stream.runCollect(readDocuments([file]))))
       expect(e.file).toBe(file)
       expect(e.location).toBe("line 3")
+      // The message alone says where (it is printed far from here): FILE:LINE, and the column within the line.
+      expect(e.message).toBe(`${file}:3: malformed JSON at column 18: Expected ',' or '}' after property value`)
+    }))
+
+  it.effect("a record without the text field names the file, the line and the fields it has", () =>
+    Effect.gen(function*() {
+      const file = path.join(tmp(), "notext.jsonl")
+      writeFileSync(file, jsonl([{ text: "ok" }, { id: "b", body: "the text is here" }]))
+      const e = failure(yield* Effect.exit(Stream.runCollect(readDocuments([file]))))
+      expect(e.location).toBe("line 2")
+      expect(e.message).toBe(`${file}:2: no "text" field (its fields: id, body)`)
+    }))
+
+  it.effect("a truncated .gz file is a ReadError naming the file and the line where the data ends", () =>
+    Effect.gen(function*() {
+      const file = path.join(tmp(), "cut.jsonl.gz")
+      const rows = Array.from({ length: 2000 }, (_, i) => ({ id: `d${i}`, text: `document ${i} `.repeat(20) }))
+      const whole = gzipSync(jsonl(rows))
+      writeFileSync(file, whole.subarray(0, whole.length >> 1))
+      const e = failure(yield* Effect.exit(Stream.runCollect(readDocuments([file]))))
+      expect(e.file).toBe(file)
+      const line = Number(/^line (\d+)$/.exec(e.location)?.[1])
+      expect(line).toBeGreaterThan(1)
+      expect(line).toBeLessThan(2000)
+      expect(e.message).toBe(
+        `${file}:${line}: gzip data ends or breaks after line ${line - 1} (is the file truncated or corrupt?): unexpected end of file`
+      )
     }))
 
   it.effect("with quarantine, bad records are handed over and counted, good ones still flow", () =>
@@ -81,6 +108,29 @@ describe("readers", () => {
       const e = failure(yield* Effect.exit(Stream.runCollect(readDocuments([file]))))
       expect(e.file).toBe(file)
       expect(e.location).toBe("file")
+      expect(e.message).toMatch(new RegExp(`^${file}: not a readable Parquet file \\(truncated or corrupt\\?\\): `))
+    }))
+
+  it.effect("a truncated Parquet file and one with a corrupt row group name the file (and the row group)", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const w = yield* makeWriter({ folder: dir, format: "parquet", rank: 0 })
+        yield* w.write(Array.from({ length: 500 }, (_, i) => makeDocument(`d${i}`, `document ${i} `.repeat(30), {})))
+      }))
+      const whole = readFileSync(path.join(dir, "00000.parquet"))
+      const truncated = path.join(dir, "truncated.parquet")
+      writeFileSync(truncated, whole.subarray(0, whole.length >> 1))
+      const cut = failure(yield* Effect.exit(Stream.runCollect(readDocuments([truncated]))))
+      expect(cut.message).toBe(`${truncated}: not a readable Parquet file (truncated or corrupt?): parquet file invalid (footer != PAR1)`)
+      // The footer intact, the column data overwritten.
+      const corrupt = path.join(dir, "corrupt.parquet")
+      const bytes = Buffer.from(whole)
+      for (let i = 100; i < bytes.length - 2000; i += 7) bytes[i] = 0x55
+      writeFileSync(corrupt, bytes)
+      const bad = failure(yield* Effect.exit(Stream.runCollect(readDocuments([corrupt]))))
+      expect(bad.location).toBe("row group 0")
+      expect(bad.message).toMatch(new RegExp(`^${corrupt} \\(row group 0\\): corrupt row group: `))
     }))
 })
 

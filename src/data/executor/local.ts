@@ -4,6 +4,11 @@
  * stats into `stats.json`. Each worker is a Node process running the job's script (started directly with
  * `node --import tsx`, so killing it kills the work) with its ranks in SMOL_RANKS; what a rank does is the
  * script's business (see task.ts). Ranks are handed out one at a time as workers finish, as datatrove's pool does.
+ *
+ * Workers die with the executor: each gets an IPC channel and the executor's pid, and stops when either is gone
+ * (task.ts `executorGone`), so a SIGKILLed run leaves no worker behind; and a rank still held by a live process
+ * (rank-lock.ts) is not started a second time. A failed run's error names each failed rank and what failed it,
+ * read from the error file the task wrote (or the end of its log when the process died before it could).
  */
 import { Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
@@ -11,7 +16,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import * as path from "node:path"
 import { writeFileAtomicSync } from "../io/atomic.ts"
 import type { Stats } from "../stats.ts"
-import { ExecutorError, incompleteRanks, isRankCompleted, mergeStatsFiles, progressPath, TASK_ENV, taskLogPath } from "./task.ts"
+import { progressPath, taskLogPath } from "./rank-files.ts"
+import { isProcessAlive, liveRankHolder, type RankLock } from "./rank-lock.ts"
+import { ExecutorError, incompleteRanks, isRankCompleted, mergeStatsFiles, readRankError, TASK_ENV } from "./task.ts"
 
 export interface Job {
   /** Shown in logs and progress. */
@@ -49,6 +56,11 @@ export interface LocalOptions {
   readonly onProgress?: (p: Progress) => void
   /** Milliseconds between progress reports (default 1000). */
   readonly progressEvery?: number
+  /**
+   * How long to wait for a rank still held by a live process of an earlier run (one that is stopping since its
+   * executor died) before failing (default 5000 ms).
+   */
+  readonly heldRankWait?: number
 }
 
 const tsxLoader = import.meta.resolve("tsx")
@@ -57,29 +69,13 @@ const tsxLoader = import.meta.resolve("tsx")
 export const taskCommand = (script: string, args: ReadonlyArray<string> = []): Array<string> =>
   /\.[cm]?js$/.test(script) ? [script, ...args] : ["--import", tsxLoader, script, ...args]
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-  // A killed worker whose parent died too can stay a zombie where nothing reaps orphans (containers whose PID 1
-  // is not an init): it answers kill(0) but will never finish its file.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return true
-  }
-}
-
 /** Temporary files of processes that no longer exist: what a SIGKILL leaves behind. */
 export const removeStaleTemps = (folder: string): number => {
   if (!existsSync(folder)) return 0
   let removed = 0
   for (const e of readdirSync(folder, { withFileTypes: true, recursive: true })) {
     const m = /\.tmp-(\d+)$/.exec(e.name)
-    if (m !== null && e.isFile() && !alive(Number(m[1]))) {
+    if (m !== null && e.isFile() && !isProcessAlive(Number(m[1]))) {
       rmSync(path.join(e.parentPath, e.name), { force: true })
       removed++
     }
@@ -111,13 +107,15 @@ const runRanks = (job: Job, ranks: ReadonlyArray<number>) =>
     mkdirSync(path.dirname(log), { recursive: true })
     const fd = openSync(log, "a")
     const child = spawn(process.execPath, taskCommand(job.script, job.args), {
-      stdio: ["ignore", fd, fd],
+      // The IPC channel is how a worker learns that this process is gone, even by SIGKILL (it closes with us).
+      stdio: ["ignore", fd, fd, "ipc"],
       env: {
         ...process.env,
         ...job.env,
         [TASK_ENV.loggingDir]: job.loggingDir,
         [TASK_ENV.worldSize]: String(job.tasks),
-        [TASK_ENV.ranks]: ranks.join(",")
+        [TASK_ENV.ranks]: ranks.join(","),
+        [TASK_ENV.executorPid]: String(process.pid)
       }
     })
     closeSync(fd)
@@ -128,6 +126,49 @@ const runRanks = (job: Job, ranks: ReadonlyArray<number>) =>
     })
   })
 
+/** Ranks of `todo` held by live processes, after waiting up to `waitMs` for them to let go. */
+const waitForHeldRanks = (job: Job, todo: ReadonlyArray<number>, waitMs: number) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      const held = todo.flatMap((rank) => {
+        const holder = liveRankHolder(job.loggingDir, rank)
+        return holder === undefined ? [] : [[rank, holder] as const]
+      })
+      if (held.length === 0 || Date.now() >= deadline) return held
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+
+const heldRanksError = (job: Job, held: ReadonlyArray<readonly [number, RankLock]>) =>
+  new ExecutorError({
+    message: `${job.name}: not starting a second worker on ranks that processes of an earlier run are still running: ${
+      held.map(([rank, h]) => `rank ${rank} by process ${h.pid} (since ${h.since})`).join(", ")
+    }. Wait for them to finish, or stop them (kill ${[...new Set(held.map(([, h]) => h.pid))].join(" ")}), then rerun.`,
+    ranks: held.map(([rank]) => rank)
+  })
+
+/** The last `n` non-empty lines of a file, for a failure that left no error file. */
+const lastLines = (file: string, n: number): Array<string> => {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").slice(-n)
+  } catch {
+    return []
+  }
+}
+
+/** One failed rank for a person: what failed it and where its log is. */
+const describeFailure = (job: Job, rank: number, exit: string | undefined): string => {
+  const log = taskLogPath(job.loggingDir, rank)
+  const error = readRankError(job.loggingDir, rank)
+  if (error !== undefined) return `rank ${rank}: ${error}\n    log: ${log}`
+  // A later rank of a process whose earlier rank failed never started.
+  if (!existsSync(log)) return `rank ${rank}: not started (its process ended first: ${exit ?? "unknown exit"})`
+  // The process died before its task could say why (killed, out of memory, a crash at start-up): its log's end.
+  const tail = lastLines(log, 6).map((l) => `      ${l}`)
+  return `rank ${rank}: ${exit ?? "did not finish"}; the end of its log ${log}:\n${tail.join("\n")}`
+}
+
 /** Run `job` (after its dependency) and return the merged stats of all its ranks. */
 export const runLocal = (job: Job, options: LocalOptions = {}): Effect.Effect<Stats, ExecutorError> =>
   Effect.gen(function*() {
@@ -135,6 +176,8 @@ export const runLocal = (job: Job, options: LocalOptions = {}): Effect.Effect<St
     if (!Number.isInteger(job.tasks) || job.tasks < 1) return yield* new ExecutorError({ message: `${job.name}: tasks must be ≥ 1` })
     const todo = incompleteRanks(job.loggingDir, job.tasks)
     if (todo.length > 0) {
+      const held = yield* waitForHeldRanks(job, todo, options.heldRankWait ?? 5000)
+      if (held.length > 0) return yield* heldRanksError(job, held)
       for (const folder of job.outputs ?? []) removeStaleTemps(folder)
       removeStaleTemps(job.loggingDir)
       writeFileAtomicSync(
@@ -166,15 +209,25 @@ export const runLocal = (job: Job, options: LocalOptions = {}): Effect.Effect<St
       report()
       // A rank failed if its marker is missing, whatever its process's exit status says.
       const failed = todo.filter((rank) => !isRankCompleted(job.loggingDir, rank))
-      const how = exits.flatMap((exit, i) =>
-        Exit.isFailure(exit) ? [`ranks ${groups[i]!.join(",")}: ${String(exit.cause)}`] :
-        exit.value.code !== 0 ? [`ranks ${groups[i]!.join(",")}: exit ${exit.value.code ?? exit.value.signal}`] : []
-      )
       if (failed.length > 0) {
+        const exitOf = (rank: number): string | undefined => {
+          const i = groups.findIndex((g) => g.includes(rank))
+          const exit = exits[i]
+          if (exit === undefined) return undefined
+          if (Exit.isFailure(exit)) return String(exit.cause)
+          return exit.value.signal !== null ? `killed by ${exit.value.signal}` : `exit code ${exit.value.code}`
+        }
+        // Ranks whose task said what failed it first: that is what a person needs to read.
+        const explained = [...failed].sort((a, b) => Number(readRankError(job.loggingDir, b) !== undefined) - Number(readRankError(job.loggingDir, a) !== undefined))
+        const shown = explained.slice(0, 3).map((rank) => `  ${describeFailure(job, rank, exitOf(rank))}`)
+        const more = failed.length > shown.length ? [`  … and ${failed.length - shown.length} more (${path.join(job.loggingDir, "errors")})`] : []
         return yield* new ExecutorError({
-          message: `${job.name}: ${failed.length} of ${job.tasks} tasks failed (ranks ${failed.join(", ")}; ${how.join("; ")}); see ${
-            failed.slice(0, 3).map((r) => taskLogPath(job.loggingDir, r)).join(", ")
-          }. Rerun to retry only these.`,
+          message: [
+            `${job.name}: ${failed.length} of ${job.tasks} tasks failed (${failed.length === 1 ? "rank" : "ranks"} ${failed.join(", ")}):`,
+            ...shown,
+            ...more,
+            "Rerun the same command to retry only the failed tasks."
+          ].join("\n"),
           ranks: failed
         })
       }

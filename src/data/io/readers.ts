@@ -51,7 +51,13 @@ const toDocument = (
   const textKey = o.textKey ?? "text"
   const idKey = o.idKey ?? "id"
   const text = row[textKey]
-  if (typeof text !== "string") return text === undefined || text === null ? `no "${textKey}" field` : `"${textKey}" is not a string`
+  if (typeof text !== "string") {
+    // The record's own keys tell the user which --text-key they meant.
+    const fields = Object.keys(row).slice(0, 8).join(", ")
+    return text === undefined || text === null
+      ? `no "${textKey}" field (its fields: ${fields || "none"})`
+      : `"${textKey}" is a ${typeof text}, not a string`
+  }
   const rawId = row[idKey]
   const id = rawId === undefined || rawId === null ? `${file}/${index}` : String(rawId)
   const metadata: Record<string, unknown> = { ...o.defaultMetadata }
@@ -78,14 +84,38 @@ const safeJson = (s: string): unknown => {
   }
 }
 
+/**
+ * A ReadError whose message alone says where: "FILE:LINE: problem" for a line (the form editors and grep jump
+ * to), "FILE (row group 3, row 5): problem" inside a table, "FILE: problem" for the file as a whole. The error
+ * is printed far from here (a task's log, the executor's summary), so the message must carry the place.
+ */
+export const readError = (file: string, location: string, problem: string, cause?: unknown): ReadError => {
+  const line = /^line (\d+)$/.exec(location)
+  const where = line !== null ? `${file}:${line[1]}` : location === "file" ? file : `${file} (${location})`
+  return new ReadError({ file, location, message: `${where}: ${problem}`, ...(cause === undefined ? {} : { cause }) })
+}
+
+/**
+ * JSON.parse's message about one line of JSONL, without its "(line 1 column 34)": the record is always line 1
+ * of itself, which reads as a wrong line number next to the file's.
+ */
+const jsonProblem = (e: unknown): string => {
+  const message = e instanceof Error ? e.message : String(e)
+  const m = /^(.*?)(?: in JSON)? at position (\d+)(?: \(line \d+ column \d+\))?$/.exec(message)
+  return m === null ? `malformed JSON: ${message}` : `malformed JSON at column ${Number(m[2]) + 1}: ${m[1]}`
+}
+
 const failOrQuarantine = (o: ReaderOptions, q: Quarantined): void => {
-  if (o.quarantine === undefined) throw new ReadError({ file: q.file, location: q.location, message: q.message })
+  if (o.quarantine === undefined) throw readError(q.file, q.location, q.message)
   o.quarantine(q)
 }
 
 async function* readJsonl(file: string, o: ReaderOptions): AsyncGenerator<Document> {
   const source = createReadStream(file)
-  const input = file.endsWith(".gz") ? source.pipe(createGunzip()) : source
+  const gzipped = file.endsWith(".gz")
+  const input = gzipped ? source.pipe(createGunzip()) : source
+  // pipe() does not forward the source's errors; without this an unreadable .gz file would hang the reader.
+  if (gzipped) source.on("error", (e) => input.destroy(e))
   const lines = createInterface({ input, crlfDelay: Infinity })
   let lineNo = 0
   let index = 0
@@ -97,7 +127,7 @@ async function* readJsonl(file: string, o: ReaderOptions): AsyncGenerator<Docume
       try {
         value = JSON.parse(line)
       } catch (e) {
-        failOrQuarantine(o, { file, location: `line ${lineNo}`, message: `malformed JSON: ${(e as Error).message}`, raw: line })
+        failOrQuarantine(o, { file, location: `line ${lineNo}`, message: jsonProblem(e), raw: line })
         continue
       }
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -115,7 +145,15 @@ async function* readJsonl(file: string, o: ReaderOptions): AsyncGenerator<Docume
   } catch (e) {
     if (e instanceof ReadError) throw e
     // A truncated gzip member or an I/O error: the file itself is bad from this line on.
-    throw new ReadError({ file, location: `line ${lineNo + 1}`, message: `unreadable: ${(e as Error).message}`, cause: e })
+    const message = e instanceof Error ? e.message : String(e)
+    throw readError(
+      file,
+      `line ${lineNo + 1}`,
+      gzipped
+        ? `gzip data ends or breaks after line ${lineNo} (is the file truncated or corrupt?): ${message}`
+        : `unreadable after line ${lineNo}: ${message}`,
+      e
+    )
   } finally {
     source.destroy()
   }
@@ -128,7 +166,7 @@ async function* readParquet(file: string, o: ReaderOptions): AsyncGenerator<Docu
     buffer = await asyncBufferFromFile(file)
     metadata = await parquetMetadataAsync(buffer)
   } catch (e) {
-    throw new ReadError({ file, location: "file", message: `not a readable Parquet file: ${(e as Error).message}`, cause: e })
+    throw readError(file, "file", `not a readable Parquet file (truncated or corrupt?): ${(e as Error).message}`, e)
   }
   let rowStart = 0
   let index = 0
@@ -175,7 +213,7 @@ async function* readArrow(file: string, o: ReaderOptions): AsyncGenerator<Docume
     }
   } catch (e) {
     if (e instanceof ReadError) throw e
-    throw new ReadError({ file, location: `batch ${batchNo}`, message: `not a readable Arrow IPC stream: ${(e as Error).message}`, cause: e })
+    throw readError(file, `batch ${batchNo}`, `not a readable Arrow IPC stream (truncated or corrupt?): ${(e as Error).message}`, e)
   } finally {
     source.destroy()
   }
@@ -191,10 +229,10 @@ const readers: Record<FileFormat, (file: string, o: ReaderOptions) => AsyncGener
 export const readFile = (file: string, options: ReaderOptions = {}): Stream.Stream<Document, ReadError> => {
   const format = formatOf(file)
   if (format === undefined) {
-    return Stream.fail(new ReadError({ file, location: "file", message: "unknown format (expected .jsonl[.gz], .parquet, .arrow)" }))
+    return Stream.fail(readError(file, "file", "unknown format (expected .jsonl[.gz], .parquet, .arrow)"))
   }
   return Stream.fromAsyncIterable(readers[format](file, options), (e) =>
-    e instanceof ReadError ? e : new ReadError({ file, location: "file", message: String(e), cause: e }))
+    e instanceof ReadError ? e : readError(file, "file", e instanceof Error ? e.message : String(e), e))
 }
 
 /** The files a task reads: listed, filtered, sorted, then `rank::worldSize`. hf:// inputs are fetched first. */
@@ -213,7 +251,7 @@ export const readDocuments = (inputs: ReadonlyArray<string>, options: ReaderOpti
       (async function*() {
         yield* await resolveInputs(inputs, options)
       })(),
-      (e) => e instanceof ReadError ? e : new ReadError({ file: inputs.join(","), location: "file", message: `cannot list inputs: ${String(e)}`, cause: e })
+      (e) => e instanceof ReadError ? e : readError(inputs.join(","), "file", `cannot list inputs: ${e instanceof Error ? e.message : String(e)}`, e)
     ))
   ).pipe(Stream.flatMap((file) => readFile(file, options), { concurrency: 1 }))
   return options.limit !== undefined && options.limit >= 0 ? Stream.take(all, options.limit) : all
