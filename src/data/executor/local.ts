@@ -14,7 +14,7 @@ import { Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as path from "node:path"
-import { writeFileAtomicSync } from "../io/atomic.ts"
+import { staleTempPid, writeFileAtomicSync } from "../io/atomic.ts"
 import type { Stats } from "../stats.ts"
 import { progressPath, taskLogPath } from "./rank-files.ts"
 import { isProcessAlive, liveRankHolder, type RankLock } from "./rank-lock.ts"
@@ -74,8 +74,8 @@ export const removeStaleTemps = (folder: string): number => {
   if (!existsSync(folder)) return 0
   let removed = 0
   for (const e of readdirSync(folder, { withFileTypes: true, recursive: true })) {
-    const m = /\.tmp-(\d+)$/.exec(e.name)
-    if (m !== null && e.isFile() && !isProcessAlive(Number(m[1]))) {
+    const pid = staleTempPid(e.name)
+    if (pid !== undefined && e.isFile() && !isProcessAlive(pid)) {
       rmSync(path.join(e.parentPath, e.name), { force: true })
       removed++
     }

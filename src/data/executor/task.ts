@@ -84,18 +84,22 @@ export const runTask = <E, R>(
     rmSync(errorPath(loggingDir, rank), { force: true })
     const stats = new StatsCollector()
     let last = 0
+    let latest: { docs: number; bytes: number } | undefined
+    const writeProgress = () => latest !== undefined && writeFileAtomicSync(progressPath(loggingDir, rank), JSON.stringify(latest))
     const progress = (docs: number, bytes: number) => {
+      latest = { docs, bytes }
       const now = Date.now()
       if (now - last < 500) return
       last = now
-      mkdirSync(path.dirname(progressPath(loggingDir, rank)), { recursive: true })
-      writeFileSync(progressPath(loggingDir, rank), JSON.stringify({ docs, bytes }))
+      writeProgress()
     }
     log(`starting (world size ${worldSize}, pid ${process.pid})`)
     const started = performance.now()
     return body({ rank, worldSize, loggingDir, stats, log, progress }).pipe(
       Effect.tap(() =>
         Effect.sync(() => {
+          // Unthrottled, before the marker: the executor's last progress line must count every document.
+          writeProgress()
           writeFileAtomicSync(statsPath(loggingDir, rank), JSON.stringify(stats.toJSON(), null, 2) + "\n")
           writeFileAtomicSync(completionPath(loggingDir, rank), "")
           log(`done in ${((performance.now() - started) / 1000).toFixed(2)} s: ${JSON.stringify(stats.toJSON())}`)
