@@ -11,9 +11,11 @@
  * progress line on stderr. The API key is read from the environment variable named by --api-key-env and goes
  * only into the Authorization header.
  */
-import { NodeHttpClient, NodeRuntime, NodeServices } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
+import { runMain } from "../src/cli/program.ts"
+import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import type { AnnotationPrompt } from "../src/classify/annotate/AnnotationPrompt.ts"
@@ -25,16 +27,19 @@ import { isStackEduLanguage, stackEduLanguages } from "../src/classify/annotate/
 
 const optionalValue = <A>(o: Option.Option<A>): A | undefined => (Option.isSome(o) ? o.value : undefined)
 
-const formatDuration = (s: number): string =>
-  !Number.isFinite(s) ? "?" : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`
-
-const progressLine = (p: AnnotateProgress): string => {
-  const rate = p.done / Math.max(p.elapsedSeconds, 1e-9)
-  const eta = p.total === undefined ? "?" : formatDuration((p.total - p.done) / rate)
-  const of = p.total === undefined ? "" : `/${p.total}`
-  return `annotate: ${p.done}${of} docs (${p.failed} failed, ${p.fromCache} cached) ${rate.toFixed(1)} docs/s ETA ${eta} | ` +
-    `${p.counts.requests} requests, ${p.counts.retries} retries, ${p.counts.prompt_tokens}+${p.counts.completion_tokens} tokens`
-}
+/** The shared progress line: documents with rate and ETA, then failures, cache hits, requests and tokens. */
+const progressReport = (p: AnnotateProgress): Report => ({
+  done: p.done,
+  total: p.total,
+  elapsed: p.elapsedSeconds,
+  fields: [
+    `${p.failed} failed`,
+    `${p.fromCache} cached`,
+    `${p.counts.requests} requests`,
+    `${p.counts.retries} retries`,
+    `${p.counts.prompt_tokens}+${p.counts.completion_tokens} tokens`
+  ]
+})
 
 const resolvePrompt = (o: {
   prompt: Option.Option<typeof builtinPromptNames[number]>
@@ -112,7 +117,9 @@ const annotate = Command.make(
         temperature: optionalValue(o.temperature),
         maxTokens: optionalValue(o.maxTokens)
       }).pipe(Layer.provide(NodeHttpClient.layerUndici))
-      const tty = process.stderr.isTTY === true
+      // annotateFiles reports every --progress-interval itself; the reporter writes each one.
+      const progress = makeProgress({ intervalMs: 0 }).task("annotate", { unit: "docs" })
+      let last: AnnotateProgress | undefined
       const summary = yield* annotateFiles({
         inputs: o.input,
         output: o.output,
@@ -122,15 +129,16 @@ const annotate = Command.make(
         sample: Option.isSome(o.sample) ? { size: o.sample.value, seed: o.seed } : undefined,
         reader: { textKey: o.textKey, idKey: o.idKey },
         progressIntervalMs: o.progressInterval * 1000,
-        onProgress: (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : `${progressLine(p)}\n`)
-      }).pipe(Effect.provide(annotatorLayer))
-      if (tty) process.stderr.write("\n")
+        onProgress: (p) => {
+          last = p
+          progress.update(progressReport(p))
+        }
+      }).pipe(Effect.provide(annotatorLayer), Effect.ensuring(Effect.sync(() => last !== undefined && progress.finish(progressReport(last)))))
       yield* Console.log(JSON.stringify(summary, null, 2))
     })
 ).pipe(Command.withDescription("Score documents with an LLM over an OpenAI-compatible endpoint (FineWeb-Edu, Stack-Edu, FineMath prompts)"))
 
 annotate.pipe(
   Command.run({ version: "0.1.0" }),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  runMain
 )

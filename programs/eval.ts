@@ -13,9 +13,9 @@
  * Face Parquet shards. Progress (done/total, requests/s, ETA per task) goes to stderr; stdout carries only the
  * Markdown table.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { type Config, Console, Effect, type FileSystem, Layer, Option, type Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
 import * as path from "node:path"
 import { doneOfTotalReporter } from "../src/data/progress/Progress.ts"
 import { isCodeTask } from "../src/eval/code-tasks.ts"
@@ -28,11 +28,6 @@ import { predictionsLayer } from "../src/eval/predictions.ts"
 import { markdownTable, writeReport } from "../src/eval/report.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
 
-/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
-const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
-  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
-/** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
-const atLeast = (min: number) => Flag.filter((n: number) => Number.isSafeInteger(n) && n >= min, () => `an integer ≥ ${min}`)
 
 /** Whichever answers the requests: the GPU model, a predictions file, or none. */
 type ModelLayer = Layer.Layer<LanguageModel, GpuLanguageModelError | Config.ConfigError | EvalDataError, FileSystem.FileSystem | Path.Path>
@@ -162,4 +157,4 @@ const command = Command.make(
     }).pipe(Effect.provide(CodeRunner.layer(Option.isSome(a.javaClasspath) ? { javaClasspath: [a.javaClasspath.value] } : {})))
 ).pipe(Command.withDescription("Evaluate on SmolLM2's benchmarks (lighteval prompts and metrics) and on HumanEval / MultiPL-E"))
 
-command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+command.pipe(Command.run({ version: "0.1.0" }), runMain)

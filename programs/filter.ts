@@ -19,16 +19,16 @@
  * only_dedup_in_index). --build-index NAME writes an index of this input's signatures: into INDEX_DIR when deduping
  * against one (only the signatures it lacked, as NAME_<worker>.minhash.index), else into OUT/index/.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Console, Effect, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { atLeast, defaulting, reportFailure, runMain } from "../src/cli/program.ts"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
 import { DataConfigError, ReadError } from "../src/data/errors.ts"
 import { runLocal } from "../src/data/executor/local.ts"
-import { describeCause, runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
+import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import {
   FINEWEB_FILTERS,
   type FilterName,
@@ -49,19 +49,7 @@ import { dropExamples, filterRunReport, runStages } from "../src/data/run-report
 
 const script = fileURLToPath(import.meta.url)
 
-/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
-const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
-  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
-/** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
-const atLeast = (min: number) =>
-  Flag.filter((n: number) => Number.isSafeInteger(n) && n >= min, () => `an integer ≥ ${min}`)
 
-/**
- * A failure as a person reads it, on stderr: the error's name and message (which say where: FILE:LINE, the flag,
- * the failed ranks), no stack trace. runMain's own report would go to stdout, among the results.
- */
-const reportFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  self.pipe(Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Console.error(`error: ${describeCause(cause)}`)))
 
 const filterNames = (list: string) => list.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 const unknownFilters = (list: string) => filterNames(list).filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
@@ -220,6 +208,5 @@ const task = Command.make(
 run.pipe(
   Command.withSubcommands([task]),
   Command.run({ version: "0.1.0" }),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  runMain
 )

@@ -8,9 +8,9 @@
  *
  * SMOL_GPU_BACKEND=vulkan|opengl|… and SMOL_GPU_KIND=hardware|software choose the adapter.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { runMain } from "../src/cli/program.ts"
 import { writeFileAtomic } from "../src/data/io/atomic.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
@@ -59,6 +59,5 @@ Command.make("gpu").pipe(
   Command.withDescription("The WebGPU device: adapter information and kernel self-test"),
   Command.withSubcommands([info, selftest]),
   Command.run({ version: "0.1.0" }),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  runMain
 )

@@ -6,9 +6,9 @@
  * Each input line {"ids": [...]} gives one output line {"logprobs": [...]} (n − 1 values, f32), in order:
  * log p(ids[i+1] | ids[0..i]). Prints the perplexity over all scored tokens.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { runMain } from "../src/cli/program.ts"
 import { writeLinesAtomic } from "../src/data/io/jsonl.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
@@ -45,4 +45,4 @@ const command = Command.make(
     })
 ).pipe(Command.withDescription("Next-token log-probabilities of token sequences under a model"))
 
-command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+command.pipe(Command.run({ version: "0.1.0" }), runMain)

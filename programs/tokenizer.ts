@@ -11,9 +11,9 @@
  * that is not JSON or lacks the field stops the run with the file and line number; outputs keep input order and
  * are written through a temporary file, so a failed run leaves none.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option, Schema, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { runMain } from "../src/cli/program.ts"
 import { listTokenShards } from "../src/data/shards/reader.ts"
 import { mergeTokenShards, tokenizeToShards } from "../src/data/shards/writer.ts"
 import { tokenizerError } from "../src/data/tokenizer/errors.ts"
@@ -158,6 +158,5 @@ Command.make("tokenizer").pipe(
   Command.withDescription("HF-exact byte-level BPE: encode, decode, train, and datatrove token shards"),
   Command.withSubcommands([encode, decode, train, shard, merge]),
   Command.run({ version: "0.1.0" }),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  runMain
 )

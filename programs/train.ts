@@ -10,9 +10,9 @@
  * Writes OUT/metrics.jsonl (every step) and OUT/checkpoints/step-N (HF folder + trainer state). With
  * --tokenizer tokenizer.json every checkpoint also holds the tokenizer, so transformers' AutoTokenizer loads it.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
+import { defaulting, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
@@ -36,9 +36,6 @@ import { checkRunFolder } from "../src/train/run-folder.ts"
 import { stepFields } from "../src/train/step-log.ts"
 import { train } from "../src/train/trainer.ts"
 
-/** A flag's help line with its default in it (effect/cli's help does not print defaults). */
-const defaulting = <const A>(value: A, description: string, shown = String(value)) => <B>(flag: Flag.Flag<B>) =>
-  flag.pipe(Flag.withDescription(`${description} (default: ${shown})`), Flag.withDefault(value))
 /** Checked as the command line is parsed, so a bad value stops the program before any work, naming its flag. */
 const checked = (rule: NumberRule) => Flag.filter((n: number) => rule.holds(n), () => rule.expected)
 
@@ -147,4 +144,4 @@ const command = Command.make(
     })
 ).pipe(Command.withDescription("Train a Llama (SmolLM2) model on WebGPU"))
 
-command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+command.pipe(Command.run({ version: "0.1.0" }), runMain)

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Cause, Schema } from "effect"
 
 /**
  * A record or file that could not be read: names the file and where in it (line for JSONL, row group for
@@ -22,3 +22,7 @@ export class WriteError extends Schema.TaggedError<WriteError>()("WriteError", {
 export class DataConfigError extends Schema.TaggedError<DataConfigError>()("DataConfigError", {
   message: Schema.String
 }) {}
+
+/** A failure as a person reads it: each error's name and message (which say where), no stack trace. */
+export const describeCause = (cause: Cause.Cause<unknown>): string =>
+  Cause.prettyErrors(cause).map((e) => `${e.name}: ${e.message}`).join("; ")

@@ -33,7 +33,9 @@ export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError
       try: () => JSON.parse(configText) as unknown,
       catch: (e) => new ModelConfigError({ message: `${configPath} is not JSON: ${String(e)}` })
     })
-    const config = yield* configFromHf(json)
+    const config = yield* configFromHf(json).pipe(
+      Effect.mapError((e) => new ModelConfigError({ message: e.message.startsWith("config.json") ? `${configPath}${e.message.slice("config.json".length)}` : `${configPath}: ${e.message}` }))
+    )
 
     const single = path.join(dir, "model.safetensors")
     const indexPath = path.join(dir, "model.safetensors.index.json")

@@ -68,7 +68,7 @@ describe("programs/annotate.ts killed midway", () => {
       const summary = JSON.parse(second.stdout) as { from_cache: number; annotated: number; requests: number }
       expect(summary.annotated).toBe(n)
       expect(summary.from_cache).toBeGreaterThanOrEqual(finishedBeforeKill.size)
-      expect(second.stderr).toMatch(/annotate: \d+\/60 docs .* docs\/s ETA/)
+      expect(second.stderr).toMatch(/annotate: \d+\/60 docs .* docs\/s · (ETA \d|\d+:\d+ elapsed)/)
 
       for (let i = 0; i < n; i++) {
         const requests = server.requests.get(i) ?? 0

@@ -9,6 +9,7 @@
 import { Cause, Effect, Schema } from "effect"
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
+import { describeCause } from "../errors.ts"
 import { writeFileAtomicSync } from "../io/atomic.ts"
 import { mergeStats, type Stats, StatsCollector } from "../stats.ts"
 import { completionPath, errorPath, progressPath, statsPath, taskLogPath } from "./rank-files.ts"
@@ -46,8 +47,6 @@ export interface TaskContext {
 }
 
 /** A failure as a person reads it: each error's name and message, without stack traces. */
-export const describeCause = (cause: Cause.Cause<unknown>): string =>
-  Cause.prettyErrors(cause).map((e) => `${e.name}: ${e.message}`).join("; ")
 
 /** What failed `rank` in its last run (written by the task as it fails), or undefined. */
 export const readRankError = (dir: string, rank: number): string | undefined => {
