@@ -12,6 +12,17 @@ export class ReadError extends Schema.TaggedError<ReadError>()("ReadError", {
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/**
+ * A ReadError whose message alone says where: "FILE:LINE: problem" for a line (the form editors and grep jump
+ * to), "FILE (row group 3, row 5): problem" inside a table, "FILE: problem" for the file as a whole. The error
+ * is printed far from here (a task's log, the executor's summary), so the message must carry the place.
+ */
+export const readError = (file: string, location: string, problem: string, cause?: unknown): ReadError => {
+  const line = /^line (\d+)$/.exec(location)
+  const where = line !== null ? `${file}:${line[1]}` : location === "file" ? file : `${file} (${location})`
+  return new ReadError({ file, location, message: `${where}: ${problem}`, ...(cause === undefined ? {} : { cause }) })
+}
+
 export class WriteError extends Schema.TaggedError<WriteError>()("WriteError", {
   file: Schema.String,
   message: Schema.String,

@@ -1,7 +1,7 @@
 import { downloadFileToCacheDir, listFiles } from "@huggingface/hub"
 import { homedir } from "node:os"
 import * as path from "node:path"
-import { ReadError } from "../errors.ts"
+import { ReadError, readError } from "../errors.ts"
 import { formatOf, globToRegExp } from "./files.ts"
 
 /**
@@ -26,7 +26,7 @@ export interface HfPath {
 
 export const parseHfPath = (p: string): HfPath => {
   const m = /^hf:\/\/datasets\/([^/]+\/[^/@]+)(?:@[^/]+)?(?:\/(.*))?$/.exec(p)
-  if (m === null) throw new ReadError({ file: p, location: "file", message: "expected hf://datasets/<org>/<name>/<path>" })
+  if (m === null) throw readError(p, "file", "expected hf://datasets/<org>/<name>/<path>")
   return { repo: m[1]!, path: m[2] ?? "" }
 }
 
@@ -62,7 +62,7 @@ export const resolveHfInputs = async (inputs: ReadonlyArray<string>, o: HfOption
       for (const f of files) out.push(await downloadFileToCacheDir({ repo: designation, path: f, cacheDir, ...common }))
     } catch (e) {
       if (e instanceof ReadError) throw e
-      throw new ReadError({ file: input, location: "file", message: `cannot fetch from the Hub: ${(e as Error).message}`, cause: e })
+      throw readError(input, "file", `cannot fetch from the Hub: ${(e as Error).message}`, e)
     }
   }
   return out

@@ -6,7 +6,7 @@ import { createReadStream } from "node:fs"
 import { createInterface } from "node:readline"
 import { createGunzip } from "node:zlib"
 import type { Document } from "../Document.ts"
-import { ReadError } from "../errors.ts"
+import { ReadError, readError } from "../errors.ts"
 import { type FileFormat, formatOf, listInputFiles } from "./files.ts"
 import { isHfPath, type HfOptions, resolveHfInputs } from "./hf.ts"
 
@@ -84,16 +84,6 @@ const safeJson = (s: string): unknown => {
   }
 }
 
-/**
- * A ReadError whose message alone says where: "FILE:LINE: problem" for a line (the form editors and grep jump
- * to), "FILE (row group 3, row 5): problem" inside a table, "FILE: problem" for the file as a whole. The error
- * is printed far from here (a task's log, the executor's summary), so the message must carry the place.
- */
-export const readError = (file: string, location: string, problem: string, cause?: unknown): ReadError => {
-  const line = /^line (\d+)$/.exec(location)
-  const where = line !== null ? `${file}:${line[1]}` : location === "file" ? file : `${file} (${location})`
-  return new ReadError({ file, location, message: `${where}: ${problem}`, ...(cause === undefined ? {} : { cause }) })
-}
 
 /**
  * JSON.parse's message about one line of JSONL, without its "(line 1 column 34)": the record is always line 1
