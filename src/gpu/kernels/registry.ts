@@ -1,12 +1,16 @@
 import { adamwCases } from "./adamw.cases.ts"
+import { biasCases } from "./bias.cases.ts"
 import { causalSoftmaxCases } from "./causal-softmax.cases.ts"
 import { crossEntropyCases } from "./cross-entropy.cases.ts"
 import { decodeAttentionCases } from "./decode-attention.cases.ts"
 import { elementwiseCases } from "./elementwise.cases.ts"
 import { embeddingCases } from "./embedding.cases.ts"
+import { geluCases } from "./gelu.cases.ts"
 import { gradNormCases } from "./grad-norm.cases.ts"
 import { headsCases } from "./heads.cases.ts"
 import type { KernelCase } from "./kernel-case.ts"
+import { layernormCases } from "./layernorm.cases.ts"
+import { maskedSoftmaxCases } from "./masked-softmax.cases.ts"
 import { matmulCases } from "./matmul.cases.ts"
 import { reduceCases } from "./reduce.cases.ts"
 import { rmsnormCases } from "./rmsnorm.cases.ts"
@@ -40,7 +44,11 @@ export const kernelRegistry: ReadonlyArray<KernelFile> = [
   { file: "swiglu.ts", cases: swigluCases },
   { file: "grad-norm.ts", cases: gradNormCases },
   { file: "adamw.ts", cases: adamwCases },
-  { file: "decode-attention.ts", cases: decodeAttentionCases }
+  { file: "decode-attention.ts", cases: decodeAttentionCases },
+  { file: "bias.ts", cases: biasCases },
+  { file: "gelu.ts", cases: geluCases },
+  { file: "layernorm.ts", cases: layernormCases },
+  { file: "masked-softmax.ts", cases: maskedSoftmaxCases }
 ]
 
 /** Files of this folder that hold no kernel: WGSL helpers, the case type and this list. */
