@@ -2,10 +2,10 @@
  * What every program under `programs/` shares: flags whose help shows their default, number checks made while the
  * command line is parsed (so a bad value stops the program before any work, naming its flag), and one way to run a
  * command: a failure is reported on stderr as `error: Name: message` — the message says where (FILE:LINE, the flag,
- * the failed ranks) — with no stack trace, and stdout keeps only what the program produces.
+ * the failed ranks) — with no stack trace; logs go to stderr as well, so stdout keeps only what the program produces.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Console, Effect } from "effect"
+import { Cause, Console, Effect, Logger } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { describeCause } from "../data/errors.ts"
 
@@ -30,4 +30,10 @@ export const reportFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Eff
  * reported by `reportFailure` and exit status 1, an interruption (Ctrl-C) ends it quietly.
  */
 export const runMain = <E>(program: Effect.Effect<void, E, NodeServices.NodeServices>): void =>
-  program.pipe(reportFailure, Effect.provide(NodeServices.layer), NodeRuntime.runMain({ disableErrorReporting: true }))
+  program.pipe(
+    reportFailure,
+    // Logs (Effect.log*: settings, warnings) are for the person watching, like progress: stderr, not stdout.
+    Effect.provideService(Logger.LogToStderr, true),
+    Effect.provide(NodeServices.layer),
+    NodeRuntime.runMain({ disableErrorReporting: true })
+  )

@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib"
 const run = (program: string, args: ReadonlyArray<string>) =>
   execFileSync(process.execPath, ["--import", "tsx", program, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
 
-/** A run expected to fail: its exit status and what it printed (the runtime logs a failure on stdout). */
+/** A run expected to fail: its exit status and everything it printed (usage on stdout, the error on stderr). */
 const runFailing = (program: string, args: ReadonlyArray<string>) => {
   const r = spawnSync(process.execPath, ["--import", "tsx", program, ...args], { encoding: "utf8" })
   return { status: r.status, printed: r.stdout + r.stderr }

@@ -3,6 +3,7 @@
  * number: a program that skipped it would shift every following output line against its input.
  */
 import { Effect, FileSystem, Schema, Sink, Stream } from "effect"
+import { tempPathOf } from "./atomic.ts"
 
 export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
   path: Schema.String,
@@ -64,7 +65,8 @@ export const readJsonl = <A>(
 export const writeLinesAtomic = <E, R>(path: string, lines: Stream.Stream<string, E, R>): Effect.Effect<number, E | JsonlError, FileSystem.FileSystem | R> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const temp = `${path}.tmp-${process.pid}`
+    // Streamed through FileSystem's sink (one write per chunk, not per line), under the atomic module's temp name.
+    const temp = tempPathOf(path)
     const ioError = (e: { readonly message: string }) => jsonlError(path, 0, e.message)
     let count = 0
     const written = lines.pipe(
