@@ -21,8 +21,8 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { atLeast, defaulting, reportFailure, runMain } from "../src/cli/program.ts"
-import { existsSync, mkdirSync, statSync } from "node:fs"
+import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
@@ -53,6 +53,29 @@ const script = fileURLToPath(import.meta.url)
 
 const filterNames = (list: string) => list.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 const unknownFilters = (list: string) => filterNames(list).filter((f) => !(FINEWEB_FILTERS as ReadonlyArray<string>).includes(f))
+
+/**
+ * A rerun resumes: finished tasks are skipped. That is only right for the same run, so an output folder started
+ * with other settings (inputs, filters, dedup, tasks, …; the worker count may change) is refused rather than mixed.
+ */
+const refuseOtherRun = (configFile: string, config: FilterRunConfig) =>
+  Effect.suspend(() => {
+    if (!existsSync(configFile)) return Effect.void
+    let earlier: Record<string, unknown>
+    try {
+      earlier = JSON.parse(readFileSync(configFile, "utf8")) as Record<string, unknown>
+    } catch {
+      return Effect.void
+    }
+    const now = config as unknown as Record<string, unknown>
+    const differ = [...new Set([...Object.keys(earlier), ...Object.keys(now)])]
+      .filter((k) => k !== "workers" && JSON.stringify(earlier[k]) !== JSON.stringify(now[k]))
+    if (differ.length === 0) return Effect.void
+    return Effect.fail(new DataConfigError({
+      message: `${config.output} holds a run started with other settings (${differ.map((k) => `${k}: ${JSON.stringify(earlier[k])} then, ` +
+        `${JSON.stringify(now[k])} now`).join("; ")}); rerun with the same settings to resume it, or give another --output`
+    }))
+  })
 
 const run = Command.make(
   "filter",
@@ -91,7 +114,7 @@ const run = Command.make(
     limit: Flag.Int("limit").pipe(atLeast(1), Flag.withDescription("At most this many documents per task (default: all)"), Flag.optional)
   },
   (a) =>
-    reportFailure(Effect.gen(function*() {
+    Effect.gen(function*() {
       if (a.dedup !== "minhash" && (Option.isSome(a.dedupIndex) || Option.isSome(a.buildIndex) || a.dedupIndexOnly)) {
         return yield* new DataConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
       }
@@ -133,6 +156,7 @@ const run = Command.make(
         )
       }
       const configFile = path.join(output, "logs", "config.json")
+      yield* refuseOtherRun(configFile, config)
       yield* tryWrite(configFile, () => writeFileAtomicSync(configFile, JSON.stringify(config, null, 2) + "\n"))
       // ETA is known when the inputs are plain JSONL: their size bounds the text the filter stage will read.
       const plainBytes = files.every((f) => /\.(jsonl|ndjson)$/i.test(f)) ? files.reduce((s, f) => s + statSync(f).size, 0) : undefined
@@ -186,7 +210,7 @@ const run = Command.make(
             "kept/ and the dropped folders are empty"
         )
       }
-    }))
+    })
 ).pipe(Command.withDescription("Filter documents with the FineWeb heuristic chain, optionally deduplicate"))
 
 /** What the executor's worker processes run: not for people, so not listed in --help. */
@@ -197,12 +221,12 @@ const task = Command.make(
     stage: Flag.Literals("stage", STAGE_NAMES).pipe(Flag.withDescription("The stage whose ranks to run"))
   },
   (a) =>
-    reportFailure(Effect.gen(function*() {
+    Effect.gen(function*() {
       const env = taskEnvironment()
       if (env === undefined) return yield* new DataConfigError({ message: "`task` is run by the executor (SMOL_RANKS etc. are not set)" })
       const config = yield* loadConfig(a.config)
       yield* runAssignedTasks(env, (ctx) => runStage(config, a.stage as StageName, ctx))
-    }))
+    })
 ).pipe(Command.withDescription("Run this process's ranks of one stage (started by the executor)"), Command.unlisted)
 
 run.pipe(

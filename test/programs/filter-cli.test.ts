@@ -143,4 +143,17 @@ describe("programs/filter.ts", () => {
       expect(existsSync(out)).toBe(false)
     }
   }, 60_000)
+
+  it("refuses to resume into an output started with other settings, naming what differs, and says the error once", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smol-filter-"))
+    writeFileSync(join(dir, "a.jsonl"), JSON.stringify({ text: goodPage(1) }) + "\n")
+    writeFileSync(join(dir, "b.jsonl"), JSON.stringify({ text: goodPage(2) }) + "\n")
+    expect(filter(["--input", join(dir, "a.jsonl"), "--output", join(dir, "out")]).status).toBe(0)
+    // The same run with more workers resumes (nothing left to do).
+    expect(filter(["--input", join(dir, "a.jsonl"), "--output", join(dir, "out"), "--workers", "2"]).status).toBe(0)
+    const other = filter(["--input", join(dir, "b.jsonl"), "--output", join(dir, "out")])
+    expect(other.status).toBe(1)
+    expect(other.stderr).toContain(`error: DataConfigError: ${join(dir, "out")} holds a run started with other settings (inputs: ["${join(dir, "a.jsonl")}"] then, ["${join(dir, "b.jsonl")}"] now)`)
+    expect(other.stderr.split("error: ").length).toBe(2)
+  })
 })
