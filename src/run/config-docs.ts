@@ -1,0 +1,118 @@
+/**
+ * `docs/run-config.md`, generated from the `RunConfig` Schema: one table per map of the config (field, type,
+ * default, help), in the order a config file lists them. The help and defaults are the annotations the fields were
+ * declared with (config-field.ts), so the reference cannot drift from what the loader accepts.
+ */
+import { SchemaAST } from "effect"
+import { stringify } from "yaml"
+import { RunConfig } from "./config.ts"
+import { DEFAULT_ANNOTATION } from "./config-field.ts"
+
+const membersOf = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.AST> => SchemaAST.isUnion(ast) ? ast.types.flatMap(membersOf) : [ast]
+const isStruct = (ast: SchemaAST.AST): ast is SchemaAST.Objects => SchemaAST.isObjects(ast) && ast.propertySignatures.length > 0
+/** A node's title; on a refined schema (`Int.check(…).annotate(…)`) it sits on the last check. */
+const titleOf = (ast: SchemaAST.AST): string | undefined => {
+  const own = ast.annotations?.["title"]
+  if (typeof own === "string") return own
+  const onCheck = ast.checks?.at(-1)?.annotations?.["title"]
+  return typeof onCheck === "string" ? onCheck : undefined
+}
+
+/** A type as a reader of the config file sees it. */
+const typeName = (ast: SchemaAST.AST): string => {
+  if (SchemaAST.isUnion(ast)) {
+    // A titled union of scalars (a token count: number or "6T") reads better by its title.
+    const title = titleOf(ast)
+    return title !== undefined && !membersOf(ast).some(isStruct) ? title : membersOf(ast).map(typeName).join(" | ")
+  }
+  if (SchemaAST.isLiteral(ast)) return `\`${JSON.stringify(ast.literal)}\``
+  if (SchemaAST.isArrays(ast)) return `list of ${ast.rest[0] === undefined ? "items" : typeName(ast.rest[0])}`
+  if (SchemaAST.isObjects(ast)) {
+    if (ast.propertySignatures.length > 0) return `{ ${ast.propertySignatures.map((p) => String(p.name)).join(", ")} }`
+    const value = ast.indexSignatures[0]?.type
+    return value === undefined ? "map" : `map of name → ${typeName(value)}`
+  }
+  const title = titleOf(ast)
+  if (title !== undefined) return title
+  switch (ast._tag) {
+    case "String":
+      return "string"
+    case "Number":
+      return "number"
+    case "Boolean":
+      return "boolean"
+    default:
+      return ast._tag.toLowerCase()
+  }
+}
+
+const defaultText = (value: unknown): string => {
+  if (value === undefined) return ""
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0) return "`{}` (each field's default)"
+  return `\`${stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trim()}\``
+}
+
+const cell = (text: string): string => text.replaceAll("|", "\\|").replaceAll("\n", " ")
+
+interface Section {
+  readonly path: string
+  readonly title: string | undefined
+  readonly node: SchemaAST.Objects
+}
+
+/** The maps reachable from a field's type, with the path a config file reaches them by. */
+const nestedSections = (path: string, ast: SchemaAST.AST): Array<Section> =>
+  membersOf(ast).flatMap((member): Array<Section> => {
+    if (SchemaAST.isObjects(member) && member.propertySignatures.length > 0) {
+      return [{ path, title: membersOf(ast).length > 1 ? titleOf(member) : undefined, node: member }]
+    }
+    if (SchemaAST.isArrays(member)) {
+      const item = member.rest[0]
+      return item === undefined ? [] : nestedSections(`${path}[]`, item)
+    }
+    if (SchemaAST.isObjects(member)) {
+      const value = member.indexSignatures[0]?.type
+      return value === undefined ? [] : nestedSections(`${path}.<name>`, value)
+    }
+    return []
+  })
+
+const renderSection = (section: Section, out: Array<string>): void => {
+  const heading = section.path === "" ? "Top level" : `\`${section.path}\`${section.title === undefined ? "" : ` — ${section.title}`}`
+  out.push(`## ${heading}`, "", "| Field | Type | Default | Description |", "|---|---|---|---|")
+  const later: Array<Section> = []
+  for (const field of section.node.propertySignatures) {
+    const name = String(field.name)
+    const annotations = field.type.context?.annotations
+    const description = typeof annotations?.description === "string" ? annotations.description : ""
+    const hasDefault = annotations !== undefined && Object.hasOwn(annotations, DEFAULT_ANNOTATION)
+    const optional = field.type.context?.isOptional === true
+    const fallback = hasDefault ? defaultText(annotations[DEFAULT_ANNOTATION]) : optional ? "(optional)" : "**required**"
+    const path = section.path === "" ? name : `${section.path}.${name}`
+    out.push(`| \`${name}\` | ${cell(typeName(field.type))} | ${cell(fallback)} | ${cell(description)} |`)
+    later.push(...nestedSections(path, field.type))
+  }
+  out.push("")
+  for (const s of later) renderSection(s, out)
+}
+
+/** The Markdown reference of every field of the run config. */
+export const renderRunConfigDocs = (): string => {
+  const out: Array<string> = [
+    "# Run config reference",
+    "",
+    "<!-- Generated by `npx tsx programs/config-docs.ts` from the Schema in src/run/config.ts; do not edit by hand. -->",
+    "",
+    "The config of `programs/full-run.ts`, a YAML or JSON file (examples: `configs/smollm2-1.7b.yaml`,",
+    "`configs/smollm2-135m.yaml`). Fields are given by dotted paths, the same in the file, on the command line and in",
+    "the report: `--set training.lr=3e-4`, `--training.lr 3e-4` or `--set stages[1].mixture.owm=5` change a field",
+    "after the file is read (values are read as YAML). Unknown fields are errors; top-level keys starting with `x-`",
+    "are ignored, to hold YAML anchors (`x-eval: &eval {…}`). A field left out takes its default; `<name>` stands",
+    "for a key you choose (a source's name), `[]` for an item of a list. Checks between fields (a mixture naming an",
+    "unknown source, stages out of order, a decay that starts before the last stage) fail with the field's path.",
+    ""
+  ]
+  const root = membersOf(RunConfig.ast).find(isStruct)
+  if (root !== undefined) renderSection({ path: "", title: undefined, node: root }, out)
+  return out.join("\n").trimEnd() + "\n"
+}
