@@ -3,6 +3,7 @@
  * it to a corpus (and threshold the scores), as the SmolLM2 recipe builds FineWeb-Edu, Stack-Edu and FineMath.
  *
  *   npx tsx programs/classifier.ts train --input ANNOTATE_OUT/annotated --output model/ [--mode regression] [--epochs 5]
+ *   npx tsx programs/classifier.ts train --kind encoder --base snowflake-arctic-embed-m/ --input ANNOTATE_OUT --output model/
  *   npx tsx programs/classifier.ts eval  --model model/ --input labelled/ [--group-key metadata.language]
  *   npx tsx programs/classifier.ts apply --model model/ --input docs/ --output out/ [--tasks 8 --workers 4]
  *       [--threshold 3 --threshold-override java=2]
@@ -31,8 +32,9 @@ import {
   runApplyTask,
   writeApplyConfig
 } from "../src/classify/apply-run.ts"
-import { encoderUnavailable, loadQualityClassifier } from "../src/classify/classifier-folder.ts"
+import { ClassifierUnavailableError, loadQualityClassifier } from "../src/classify/classifier-folder.ts"
 import { DEFAULT_CLASSIFY_BATCH } from "../src/classify/classify-stage.ts"
+import { ENCODER_HEAD_DEFAULTS } from "../src/classify/encoder/train-head.ts"
 import { DEFAULT_SCORE_KEY, readLabelledDocuments } from "../src/classify/labelled-documents.ts"
 import { NGRAM_DEFAULTS } from "../src/classify/ngram/train.ts"
 import { CLASSIFIER_KINDS } from "../src/classify/QualityClassifier.ts"
@@ -74,10 +76,17 @@ const train = Command.make(
   {
     input: Flag.String("input").pipe(Flag.atLeast(1), Flag.withDescription("Annotated documents: files or folders (repeatable; required)")),
     output: Flag.String("output").pipe(Flag.withDescription("The classifier folder to write (required)")),
-    kind: Flag.Literals("kind", CLASSIFIER_KINDS).pipe(defaulting("ngram" as const, "Classifier kind (encoder: not available yet)")),
+    kind: Flag.Literals("kind", CLASSIFIER_KINDS).pipe(defaulting("ngram" as const, "Classifier kind: hashed n-grams on the CPU, or the paper's BERT encoder (needs --base)")),
+    base: Flag.String("base").pipe(Flag.withDescription("Encoder: the base BERT folder with tokenizer.json, e.g. Snowflake/snowflake-arctic-embed-m (required for --kind encoder)"), Flag.optional),
+    maxLength: Flag.Int("max-length").pipe(atLeast(3), Flag.withDescription("Encoder: tokens per document, specials included (default: min(max_position_embeddings, 512))"), Flag.optional),
+    batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(ENCODER_HEAD_DEFAULTS.batchSize, "Encoder: documents per head-training step")),
+    cacheDir: Flag.String("cache-dir").pipe(Flag.withDescription("Encoder: where the frozen encoder's [CLS] states are cached (default: ~/.cache/smol-pipeline/encoder-states)"), Flag.optional),
     mode: Flag.Literals("mode", ["regression", "softmax"]).pipe(defaulting("regression" as const, "N-gram head: one regression output (MSE) or six classes (cross-entropy)")),
-    epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(NGRAM_DEFAULTS.epochs, "Passes over the training split")),
-    learningRate: Flag.Finite("learning-rate").pipe(defaulting(NGRAM_DEFAULTS.learningRate, "Initial SGD step, decayed linearly to 0")),
+    epochs: Flag.Int("epochs").pipe(atLeast(1), Flag.withDescription(`Passes over the training split (default: ${NGRAM_DEFAULTS.epochs} for ngram, ${ENCODER_HEAD_DEFAULTS.epochs} for encoder)`), Flag.optional),
+    learningRate: Flag.Finite("learning-rate").pipe(
+      Flag.withDescription(`Initial step, decayed linearly to 0 (default: ${NGRAM_DEFAULTS.learningRate} SGD for ngram, ${ENCODER_HEAD_DEFAULTS.learningRate} AdamW for encoder)`),
+      Flag.optional
+    ),
     buckets: Flag.Int("buckets").pipe(atLeast(1), defaulting(NGRAM_DEFAULTS.buckets, "Hash buckets of the n-gram embedding")),
     dim: Flag.Int("dim").pipe(atLeast(1), defaulting(NGRAM_DEFAULTS.dim, "Embedding width")),
     wordNgrams: Flag.Literals("word-ngrams", ["1", "2"]).pipe(defaulting("2" as const, "1: words only; 2: words and word pairs")),
@@ -93,14 +102,27 @@ const train = Command.make(
     Effect.gen(function*() {
       const thresholds = yield* overridesOf(a.thresholdOverride)
       // Refused before the labels are read: reading 450k documents to learn this would waste a person's time.
-      if (a.kind === "encoder") return yield* encoderUnavailable("--kind encoder")
+      if (a.kind === "encoder" && Option.isNone(a.base)) {
+        return yield* new ClassifierUnavailableError({
+          kind: "encoder",
+          path: "--kind encoder",
+          message: "--kind encoder: an encoder (BERT-family) classifier is trained on a base encoder: give --base DIR " +
+            "(a BERT folder with tokenizer.json, e.g. Snowflake/snowflake-arctic-embed-m)"
+        })
+      }
       const docs = yield* readLabelledDocuments(a.input, { scoreKey: a.scoreKey, groupKey: optionalValue(a.groupKey), textKey: a.textKey, idKey: a.idKey })
-      yield* Console.error(`${docs.length} labelled documents; training a ${a.kind} classifier (${a.mode})`)
+      yield* Console.error(`${docs.length} labelled documents; training a ${a.kind} classifier${a.kind === "ngram" ? ` (${a.mode})` : ` on ${optionalValue(a.base)}`}`)
+      const epochs = optionalValue(a.epochs) ?? (a.kind === "ngram" ? NGRAM_DEFAULTS.epochs : ENCODER_HEAD_DEFAULTS.epochs)
       const trained = yield* trainClassifier(docs, {
         kind: a.kind,
         mode: a.mode,
-        epochs: a.epochs,
-        learningRate: a.learningRate,
+        epochs,
+        learningRate: optionalValue(a.learningRate) ?? (a.kind === "ngram" ? NGRAM_DEFAULTS.learningRate : ENCODER_HEAD_DEFAULTS.learningRate),
+        ...(Option.isSome(a.base) ? { base: a.base.value } : {}),
+        ...(Option.isSome(a.maxLength) ? { maxLength: a.maxLength.value } : {}),
+        ...(Option.isSome(a.cacheDir) ? { cacheDir: a.cacheDir.value } : {}),
+        batchSize: a.batchSize,
+        progress: true,
         buckets: a.buckets,
         dim: a.dim,
         wordNgrams: a.wordNgrams === "1" ? 1 : 2,
@@ -108,7 +130,10 @@ const train = Command.make(
         testFraction: a.testFraction,
         threshold: a.threshold,
         thresholds,
-        onEpoch: (p) => console.error(`epoch ${p.epoch}/${a.epochs}: training loss ${p.loss.toFixed(4)}`)
+        onEpoch: (p) => {
+          const f1 = p.validationMacroF1 === undefined ? "" : `${p.epoch === 0 ? "" : ", "}validation macro F1 ${p.validationMacroF1.toFixed(4)}`
+          console.error(p.epoch === 0 ? `before training: ${f1}` : `epoch ${p.epoch}/${epochs}: training loss ${p.loss.toFixed(4)}${f1}`)
+        }
       })
       const report = yield* saveTrainedClassifier(a.output, trained, a.input.map((i) => path.resolve(i)))
       yield* Console.log(report)
@@ -270,7 +295,7 @@ const task = Command.make(
 ).pipe(Command.withDescription("Run this process's ranks of one job (started by the executor)"), Command.unlisted)
 
 Command.make("classifier").pipe(
-  Command.withDescription("Train, evaluate and apply quality classifiers (n-gram now; BERT-family encoders to come)"),
+  Command.withDescription("Train, evaluate and apply quality classifiers (hashed n-grams, or the paper's BERT encoder on the GPU)"),
   Command.withSubcommands([train, evaluate, apply, threshold, task]),
   Command.run({ version: "0.1.0" }),
   runMain

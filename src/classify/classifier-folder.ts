@@ -2,11 +2,14 @@
  * Loading a classifier folder of either kind. The folder's `config.json` says what it holds: `model_type:
  * "ngram-classifier"` is the n-gram classifier (ngram/folder.ts); a Hugging Face sequence-classification folder
  * (`model_type` of the BERT family, or an `architectures` entry ending in `ForSequenceClassification`) is an
- * encoder classifier, which has no implementation yet and is refused with `ClassifierUnavailableError`.
+ * encoder classifier (encoder/folder.ts), run on the Gpu; one this build cannot compute (RoBERTa, ModernBERT, a
+ * multi-label head, a config that is not a BERT one) is refused with `ClassifierUnavailableError`.
  *
  * A new kind plugs in by giving `loaders` its entry; nothing else in the stages or programs changes.
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
+import { makeEncoderClassifier } from "./encoder/EncoderClassifier.ts"
+import { loadEncoderClassifierModel } from "./encoder/folder.ts"
 import { loadNgramClassifier, NGRAM_MODEL_TYPE } from "./ngram/folder.ts"
 import { type ClassifierKind, ngramQualityClassifier, type QualityClassifier } from "./QualityClassifier.ts"
 
@@ -40,13 +43,13 @@ export const classifierKindOf = (config: unknown): ClassifierKind | { readonly p
   }
 }
 
-/** The refusal of every encoder path (train --kind encoder, an encoder folder) until the encoder exists. */
-export const encoderUnavailable = (where: string): ClassifierUnavailableError =>
+/** The refusal of an encoder folder this build cannot run, with the reason. */
+export const encoderUnavailable = (where: string, why: string): ClassifierUnavailableError =>
   new ClassifierUnavailableError({
     kind: "encoder",
     path: where,
-    message: `${where}: an encoder (BERT-family) classifier; this build cannot train or run encoder classifiers yet — ` +
-      "use an n-gram classifier (programs/classifier.ts train --kind ngram)"
+    message: `${why} — this build runs BERT encoders (model_type "bert", absolute positions, GELU) with a one-label ` +
+      "regression head; or use an n-gram classifier (programs/classifier.ts train --kind ngram)"
   })
 
 type Loader = (dir: string, configPath: string) => Effect.Effect<QualityClassifier, ClassifierLoadError | ClassifierUnavailableError, FileSystem.FileSystem | Path.Path>
@@ -57,7 +60,17 @@ const loaders: Record<ClassifierKind, Loader> = {
       Effect.map(ngramQualityClassifier),
       Effect.mapError((e) => new ClassifierLoadError({ path: e.path, message: `${e.path}: ${e.message}` }))
     ),
-  encoder: (_dir, configPath) => Effect.fail(encoderUnavailable(configPath))
+  encoder: (dir) =>
+    loadEncoderClassifierModel(dir).pipe(
+      Effect.mapError((e) =>
+        e.reason === "unsupported" ? encoderUnavailable(e.path, e.message) : new ClassifierLoadError({ path: e.path, message: e.message })
+      ),
+      Effect.flatMap((model) =>
+        makeEncoderClassifier(model).pipe(
+          Effect.mapError((e) => new ClassifierLoadError({ path: dir, message: `${dir}/tokenizer.json: ${e.message}` }))
+        )
+      )
+    )
 }
 
 /** The classifier saved in `dir`, of whichever kind its config.json names. */

@@ -9,7 +9,7 @@ import { Effect, type FileSystem, type Path, Schema } from "effect"
 import * as nodePath from "node:path"
 import type { WriteError } from "../data/errors.ts"
 import { writeFileAtomic } from "../data/io/atomic.ts"
-import { type ClassifierUnavailableError, encoderUnavailable } from "./classifier-folder.ts"
+import { trainEncoderClassifier } from "./encoder/train-encoder.ts"
 import type { LabelledDocument } from "./labelled-documents.ts"
 import { type ClassifierMetrics, evaluateByGroup, evaluateScores, formatGroupReport, formatMetricsReport } from "./metrics.ts"
 import { type NgramMode } from "./ngram/NgramClassifier.ts"
@@ -38,7 +38,18 @@ export interface TrainClassifierOptions {
   readonly threshold?: number
   /** Per-group binary thresholds in the report (`{ java: 2 }`). */
   readonly thresholds?: Readonly<Record<string, number>>
-  readonly onEpoch?: (p: { readonly epoch: number; readonly loss: number }) => void
+  /** After each epoch; an encoder also reports epoch 0 (before training, loss NaN) and the validation macro F1. */
+  readonly onEpoch?: (p: { readonly epoch: number; readonly loss: number; readonly validationMacroF1?: number }) => void
+  /** Encoder only: the base encoder folder (BERT, with tokenizer.json), e.g. Snowflake arctic-embed-m. */
+  readonly base?: string
+  /** Encoder only: tokens per document, specials included (default min(max_position_embeddings, 512)). */
+  readonly maxLength?: number
+  /** Encoder only: documents per head-training batch (default 256). */
+  readonly batchSize?: number
+  /** Encoder only: where the frozen encoder's [CLS] states are cached (default ~/.cache/smol-pipeline/encoder-states). */
+  readonly cacheDir?: string
+  /** Encoder only: a progress line while the encoder runs. */
+  readonly progress?: boolean
 }
 
 export interface Evaluation {
@@ -69,33 +80,66 @@ export const evaluateClassifier = (
   docs: ReadonlyArray<LabelledDocument>,
   options: { readonly threshold?: number; readonly thresholds?: Readonly<Record<string, number>> } = {}
 ): Effect.Effect<Evaluation, ClassifierPredictError> =>
-  Effect.gen(function*() {
-    const scores = yield* predictAll(classifier, docs.map((d) => d.doc.text))
-    const labels = docs.map((d) => d.label)
-    const threshold = options.threshold ?? 3
-    if (docs.length === 0 || docs[0]!.group === undefined) return { overall: evaluateScores(labels, scores, { threshold }), groups: undefined }
-    const lower: Record<string, number> = {}
-    for (const [k, v] of Object.entries(options.thresholds ?? {})) lower[k.toLowerCase()] = v
-    // Overrides are matched case-insensitively, as the threshold stage matches languages.
-    const groups = docs.map((d) => d.group!)
-    const thresholds: Record<string, number> = {}
-    for (const g of new Set(groups)) if (lower[g.toLowerCase()] !== undefined) thresholds[g] = lower[g.toLowerCase()]!
-    const r = evaluateByGroup(labels, scores, groups, { threshold, thresholds })
-    return { overall: r.overall, groups: r.groups }
-  })
+  Effect.map(predictAll(classifier, docs.map((d) => d.doc.text)), (scores) => evaluateGivenScores(docs, scores, options))
+
+/** Judges `scores` (one per document, in order) against the documents' labels, per group when they have groups. */
+const evaluateGivenScores = (
+  docs: ReadonlyArray<LabelledDocument>,
+  scores: ArrayLike<number>,
+  options: { readonly threshold?: number; readonly thresholds?: Readonly<Record<string, number>> }
+): Evaluation => {
+  const labels = docs.map((d) => d.label)
+  const threshold = options.threshold ?? 3
+  if (docs.length === 0 || docs[0]!.group === undefined) return { overall: evaluateScores(labels, scores, { threshold }), groups: undefined }
+  const lower: Record<string, number> = {}
+  for (const [k, v] of Object.entries(options.thresholds ?? {})) lower[k.toLowerCase()] = v
+  // Overrides are matched case-insensitively, as the threshold stage matches languages.
+  const groups = docs.map((d) => d.group!)
+  const thresholds: Record<string, number> = {}
+  for (const g of new Set(groups)) if (lower[g.toLowerCase()] !== undefined) thresholds[g] = lower[g.toLowerCase()]!
+  const r = evaluateByGroup(labels, scores, groups, { threshold, thresholds })
+  return { overall: r.overall, groups: r.groups }
+}
 
 export const trainClassifier = (
   docs: ReadonlyArray<LabelledDocument>,
   options: TrainClassifierOptions
-): Effect.Effect<TrainedClassifier, ClassifierTrainError | ClassifierUnavailableError | ClassifierPredictError> =>
+): Effect.Effect<TrainedClassifier, ClassifierTrainError | ClassifierPredictError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    if (options.kind === "encoder") {
-      return yield* encoderUnavailable("--kind encoder")
-    }
     if (docs.length < 2) return yield* new ClassifierTrainError({ message: `${docs.length} labelled documents: too few to split and train` })
     const seed = options.seed ?? 42
     const testFraction = options.testFraction ?? 0.1
     const { train, test } = stratifiedSplit(docs, (d) => d.label, { testFraction, seed })
+    const judged = { ...(options.threshold === undefined ? {} : { threshold: options.threshold }), ...(options.thresholds === undefined ? {} : { thresholds: options.thresholds }) }
+    if (options.kind === "encoder") {
+      if (options.base === undefined) return yield* new ClassifierTrainError({ message: "--kind encoder needs --base DIR, the base encoder folder (e.g. Snowflake/snowflake-arctic-embed-m)" })
+      const asText = (d: LabelledDocument) => ({ text: d.doc.text, label: d.label })
+      const trained = yield* trainEncoderClassifier(train.map(asText), test.map(asText), {
+        base: options.base,
+        seed,
+        progress: options.progress ?? false,
+        ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+        ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+        ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+        ...(options.learningRate === undefined ? {} : { learningRate: options.learningRate }),
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+        ...(options.onEpoch === undefined ? {} : { onEpoch: options.onEpoch })
+      }).pipe(Effect.mapError((e) => new ClassifierTrainError({ message: e.message })))
+      // Validation from the cached states through the CPU head: the same scores the Gpu gives, without a second encoder pass.
+      return {
+        classifier: trained.classifier,
+        trainCount: train.length,
+        validation: evaluateGivenScores(test, trained.validationScores, judged),
+        settings: {
+          kind: options.kind,
+          mode: "regression",
+          ...trained.settings,
+          test_fraction: testFraction,
+          split: "stratified by label",
+          labels: "clipped to integers 0-5"
+        }
+      } satisfies TrainedClassifier
+    }
     const settings = {
       kind: options.kind,
       mode: options.mode,
@@ -124,10 +168,7 @@ export const trainClassifier = (
       catch: (e) => new ClassifierTrainError({ message: e instanceof Error ? e.message : String(e) })
     })
     const classifier = ngramQualityClassifier(model)
-    const validation = yield* evaluateClassifier(classifier, test, {
-      ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
-      ...(options.thresholds === undefined ? {} : { thresholds: options.thresholds })
-    })
+    const validation = yield* evaluateClassifier(classifier, test, judged)
     return { classifier, trainCount: train.length, validation, settings }
   })
 
