@@ -5,13 +5,16 @@ import { type EvalDataError, withPlace } from "./errors.ts"
 
 /**
  * The code benchmarks SmolLM2 reports, each with its problems file in the layout of `../shared/data/eval`:
- * openai/human-eval's `HumanEval.jsonl.gz` and nuprl/MultiPL-E's per-language HumanEval translations.
+ * openai/human-eval's `HumanEval.jsonl.gz` and nuprl/MultiPL-E's per-language HumanEval translations; and the
+ * default world's own task.
  */
 export const codeTaskFiles: Readonly<Record<string, string>> = {
   humaneval: "humaneval/HumanEval.jsonl.gz",
   "multipl-e:js": "multipl-e/humaneval-js.jsonl",
   "multipl-e:cpp": "multipl-e/humaneval-cpp.jsonl",
-  "multipl-e:java": "multipl-e/humaneval-java.jsonl"
+  "multipl-e:java": "multipl-e/humaneval-java.jsonl",
+  // The default world's small Python functions (src/run/world), in HumanEval's row format.
+  "world-code": "world/code.jsonl"
 }
 
 export const codeTaskNames: ReadonlyArray<string> = Object.keys(codeTaskFiles)

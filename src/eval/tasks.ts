@@ -105,6 +105,20 @@ export const builtinTasks: ReadonlyArray<TaskSpec> = [
     truncateFewshot: true,
     metrics: ["qem_math"],
     generation: { maxTokens: 1024, stop: ["\n\n"] }
+  },
+  // The default world's tasks (src/run/world; `writeDefaultWorld` writes their files under DIR/eval/world):
+  // multiple choice over its facts, and its word problems 0-shot, since a tiny model's context has no room for
+  // GSM8K's five examples; its worksheets end each solution with "#### N" and a blank line.
+  mc("world-facts", "arc", ["world/facts.jsonl"]),
+  {
+    name: "world-arithmetic",
+    prompt: "gsm8k",
+    files: ["world/arithmetic.jsonl"],
+    numFewshot: 0,
+    fewshotSelect: "sequential",
+    truncateFewshot: true,
+    metrics: ["qem_gsm8k"],
+    generation: { maxTokens: 64, stop: ["Question:", "\n\n"] }
   }
 ]
 

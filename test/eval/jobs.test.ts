@@ -110,7 +110,7 @@ describe("loading a run's tasks", () => {
         "--file piqa=…: piqa is not one of the tasks run (arc:easy)"
       )
       expect((yield* failure({ tasks: ["arc:easy"], dataDir: dir, codeSamples: "s.jsonl" })).message).toBe(
-        "--code-samples s.jsonl: none of the tasks run is a code task (humaneval, multipl-e:js, multipl-e:cpp, multipl-e:java)"
+        "--code-samples s.jsonl: none of the tasks run is a code task (humaneval, multipl-e:js, multipl-e:cpp, multipl-e:java, world-code)"
       )
     }))
 })
