@@ -10,7 +10,7 @@
  * `--seq` tokens; tokens/s and documents/s are over `--batches` forwards after one warm-up.
  *
  * Reference, in the same run: PyTorch's CPU forward of the same shape (`BertModel`, eval, no_grad, all cores)
- * when `python3 -c "import torch"` works; otherwise our own f64 CPU reference forward (src/model/bert.cpu.ts,
+ * when the Python of `--python` (default `$SMOL_PYTHON` or python3) has torch; otherwise our own f64 CPU reference forward (src/model/bert.cpu.ts,
  * one sequence of `--reference-seq` tokens, single-threaded), named as such in `reference_name` — it is the
  * correctness reference, not a fast CPU implementation. Its [CLS] state is compared with the Gpu's.
  */
@@ -33,9 +33,12 @@ const { values } = parseArgs({
     seq: { type: "string", default: "512" },
     batch: { type: "string", default: "4" },
     batches: { type: "string", default: "3" },
-    "reference-seq": { type: "string", default: "128" }
+    "reference-seq": { type: "string", default: "128" },
+    // A Python with torch (e.g. Debian's python3-torch lives in /usr/bin/python3, not in a pyenv one).
+    python: { type: "string", default: process.env["SMOL_PYTHON"] ?? "python3" }
   }
 })
+const python = values.python
 const layers = values.full ? 12 : Number(values.layers)
 const seq = Number(values.seq)
 const batch = Number(values.batch)
@@ -46,7 +49,7 @@ const weights = initBertWeights(config, { pooler: true, classifier: true }, 1)
 const idsOf = (length: number, salt: number) => Array.from({ length }, (_, i) => 1000 + ((i * 7919 + salt * 104729) % 28000))
 
 const torchPlain = `
-import json, sys, time, torch
+import json, math, sys, time, torch
 layers, seq, batch, batches = map(int, sys.argv[1:5])
 torch.manual_seed(0)
 C, H, F = 768, 12, 3072
@@ -58,7 +61,7 @@ class Layer(torch.nn.Module):
     def forward(self, x):
         B, T, _ = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4)
-        a = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, T, C)
+        a = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(C // H), -1) @ v).transpose(1, 2).reshape(B, T, C)
         x = self.ln1(x + self.o(a))
         return self.ln2(x + self.f2(torch.nn.functional.gelu(self.f1(x))))
 try:
@@ -78,7 +81,7 @@ with torch.no_grad():
     s = (time.perf_counter() - t) / batches
 print(json.dumps({"tokens_per_s": batch * seq / s, "name": name, "threads": torch.get_num_threads(), "version": torch.__version__}))
 `
-const hasTorch = spawnSync("python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0
+const hasTorch = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" }).status === 0
 
 const encoderBench = Effect.scoped(Effect.gen(function*() {
   const gpu = yield* makeGpu(yield* gpuOptionsConfig)
@@ -99,7 +102,7 @@ console.log(`encoder (BERT-base width, ${layers} layers, ${batch} × ${seq} toke
 
 let reference: { tokensPerS: number; name: string }
 if (hasTorch) {
-  const r = spawnSync("python3", ["-c", torchPlain, String(layers), String(seq), String(batch), String(batches)], { encoding: "utf8", maxBuffer: 1 << 24 })
+  const r = spawnSync(python, ["-c", torchPlain, String(layers), String(seq), String(batch), String(batches)], { encoding: "utf8", maxBuffer: 1 << 24 })
   if (r.status !== 0) throw new Error(`the PyTorch reference failed: ${r.stderr.slice(-2000)}`)
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { tokens_per_s: number; name: string; threads: number; version: string }
   reference = { tokensPerS: out.tokens_per_s, name: `PyTorch ${out.version} CPU forward (${out.name}, f32, ${out.threads} threads, same shape and batch), measured in this run` }
