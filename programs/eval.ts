@@ -10,8 +10,9 @@
  * commonsense_qa, winogrande, winogrande:partial, mmlu (cloze), mmlu_mcf, gsm8k, math, humaneval, multipl-e:js,
  * multipl-e:cpp, multipl-e:java. Writes OUTPUT (lighteval-style results.json) and OUTPUT with .md (the table).
  * `--file task=PATH[,PATH…]` (and `--fewshot-file`) replace a task's evaluation (few-shot) files, e.g. with Hugging
- * Face Parquet shards. Progress (done/total, requests/s, ETA per task) goes to stderr; stdout carries only the
- * Markdown table.
+ * Face Parquet shards. `--chat-template` evaluates an instruct model as lighteval's `--use_chat_template` does: each
+ * prompt a conversation ending in the assistant header, few-shot examples as user/assistant turns. Progress
+ * (done/total, requests/s, ETA per task) goes to stderr; stdout carries only the Markdown table.
  */
 import { type Config, Console, Effect, type FileSystem, Layer, Option, type Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
@@ -20,6 +21,8 @@ import * as path from "node:path"
 import { doneOfTotalReporter } from "../src/data/progress/Progress.ts"
 import { isCodeTask } from "../src/eval/code-tasks.ts"
 import { CodeRunner } from "../src/eval/CodeRunner.ts"
+import { defaultChatTemplate } from "../src/data/tokenizer/chat-template.ts"
+import { chatTemplateOfFolder } from "../src/eval/chat-prompts.ts"
 import { EvalConfigError, type EvalDataError } from "../src/eval/errors.ts"
 import { gpuLanguageModelLayer, type GpuLanguageModelError } from "../src/eval/gpu-language-model.ts"
 import { dumpRequests, knownTaskNames, loadJobs, runEvaluation, unknownTasks } from "../src/eval/jobs.ts"
@@ -91,7 +94,12 @@ const command = Command.make(
       Flag.optional
     ),
     javaClasspath: Flag.File("java-classpath", { mustExist: true }).pipe(Flag.withDescription("javatuples-1.2.jar for MultiPL-E Java (default: none)"), Flag.optional),
-    concurrency: Flag.Int("concurrency").pipe(atLeast(1), defaulting(2, "Code-task programs run at once"))
+    concurrency: Flag.Int("concurrency").pipe(atLeast(1), defaulting(2, "Code-task programs run at once")),
+    chatTemplate: Flag.Boolean("chat-template").pipe(defaulting(
+      false,
+      "Prompts as a conversation through the model's chat template (lighteval --use_chat_template, as SmolLM2-Instruct was evaluated): MODEL/tokenizer_config.json's chat_template, else SmolLM2's ChatML",
+      "off"
+    ))
   },
   (a) =>
     Effect.gen(function*() {
@@ -119,8 +127,15 @@ const command = Command.make(
         ...(Option.isSome(a.numFewshot) ? { numFewshot: a.numFewshot.value } : {}),
         ...(Option.isSome(a.codeSamples) ? { codeSamples: a.codeSamples.value } : {})
       })
+      const chat = !a.chatTemplate
+        ? undefined
+        : Option.isSome(a.model)
+        ? yield* chatTemplateOfFolder(a.model.value)
+        : { template: yield* defaultChatTemplate(), origin: "SmolLM2-Instruct's ChatML (no --model to take one from)" }
+      if (chat !== undefined) yield* Console.error(`Chat template: ${chat.origin}`)
       const options = {
         batchSize: a.batchSize,
+        ...(chat === undefined ? {} : { chatTemplate: chat.template }),
         concurrency: a.concurrency,
         ...(Option.isSome(a.limit) ? { limit: a.limit.value } : {}),
         ...(Option.isSome(a.numFewshot) ? { numFewshot: a.numFewshot.value } : {}),

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer, Stream } from "effect"
 import { LanguageModelError } from "./errors.ts"
+import type { SamplingOptions } from "./sampler.ts"
 
 /**
  * What the tasks ask of a model, in text. Tasks never tokenize: a backend decides how (see `fromTokenModel` for
@@ -110,10 +111,20 @@ export interface TokenModel {
   readonly scoreTokens: (
     requests: ReadonlyArray<ScoreRequest>
   ) => Effect.Effect<ReadonlyArray<TokenScores>, LanguageModelError>
-  readonly generateTokens: (
-    prompt: ReadonlyArray<number>,
-    options: { readonly temperature: number; readonly seed: number }
-  ) => Stream.Stream<number, LanguageModelError>
+  readonly generateTokens: (prompt: ReadonlyArray<number>, options: GenerateTokensOptions) => Stream.Stream<number, LanguageModelError>
+}
+
+/** How `generateTokens` picks tokens (see src/eval/sampler.ts) and whether it may start from the last generation. */
+export interface GenerateTokensOptions extends SamplingOptions {
+  readonly seed: number
+  /**
+   * Reuse the KV cache of the previous generation for the longest prefix this prompt shares with it (what a
+   * chat's next turn does), when the part left to run is short enough to step through; otherwise, and by
+   * default, the whole prompt runs through the batched forward pass.
+   */
+  readonly reuseCache?: boolean
+  /** Told how the prompt was run: positions taken from the cache, and positions computed. */
+  readonly onPrompt?: (run: { readonly cached: number; readonly computed: number }) => void
 }
 
 // Python's str.isspace set, which lighteval's `context.rstrip()` uses (JS's \s differs at \x1c-\x1f, \x85, \ufeff).

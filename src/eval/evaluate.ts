@@ -1,4 +1,6 @@
 import { Effect } from "effect"
+import type { ChatTemplate } from "../data/tokenizer/chat-template.ts"
+import { chatPromptContext, chatStopSequences } from "./chat-prompts.ts"
 import type { LanguageModelError } from "./errors.ts"
 import { type GenerationRequest, LanguageModel, type LanguageModelShape, type LogLikelihoodRequest } from "./LanguageModel.ts"
 import { parseMathAnswer } from "./math.ts"
@@ -37,6 +39,8 @@ export interface Instance {
   readonly doc: Doc
   /** Everything before the choices: instruction, few-shot examples, the query. */
   readonly context: string
+  /** Partial scoring under a chat template: each choice's own rendered context (see `choiceContext`). */
+  readonly choiceContexts?: ReadonlyArray<string>
   readonly fewshot: number
 }
 
@@ -44,6 +48,11 @@ export interface EvaluateOptions {
   readonly limit?: number
   /** Overrides the task's few-shot count. */
   readonly numFewshot?: number
+  /**
+   * lighteval's `--use_chat_template`: prompts rendered as a conversation through this template (see
+   * src/eval/chat-prompts.ts); absent, the plain few-shot text.
+   */
+  readonly chatTemplate?: ChatTemplate
   /** Log-likelihood requests (or generations) per model call. */
   readonly batchSize?: number
   /** Called with 0 done before the first model call (the task's clock starts), then after every batch. */
@@ -66,6 +75,17 @@ export const fewshotContext = (doc: Doc, examples: ReadonlyArray<Doc>): string =
   const output = doc.instruction + parts.join("\n\n")
   return output === "\n\n" ? "" : output
 }
+
+/** The context of `doc` after `examples`: plain few-shot text, or a chat through `template`. */
+const contextOf = (
+  template: ChatTemplate | undefined,
+  doc: Doc,
+  examples: ReadonlyArray<Doc>,
+  query = docToText(doc)
+): Effect.Effect<string, LanguageModelError> =>
+  template === undefined
+    ? Effect.sync(() => fewshotContext(doc, examples))
+    : chatPromptContext(template, doc.instruction, examples.map((ex) => ({ query: docToText(ex), answer: ex.choices[ex.gold[0]!]! })), query)
 
 /** Steps 1–2: the documents this run evaluates, in lighteval's order, each with its context. */
 export const buildInstances = (
@@ -91,21 +111,25 @@ export const buildInstances = (
         const drawn = spec.fewshotSelect === "random_sampling_from_train" ? rnd.sample(pool, Math.min(k, pool.length)) : pool.slice(0, k + 1)
         examples = drawn.filter((x) => !sameDoc(x, doc)).slice(0, k)
       }
-      let context = fewshotContext(doc, examples)
-      let used = examples.length
+      const chat = options.chatTemplate
+      let context = yield* contextOf(chat, doc, examples)
+      let kept: ReadonlyArray<Doc> = examples
       if (spec.truncateFewshot && budget !== undefined && examples.length > 0) {
         let tokens = yield* budget.count(context)
         let effective = examples.length
         while (tokens + genSize > budget.maxLength && effective >= 0) {
           effective -= 1
           // lighteval slices `fewshot_ex[:num_effective_fewshots]`; at -1 Python's slice keeps all but the last.
-          const kept = effective >= 0 ? examples.slice(0, effective) : examples.slice(0, -1)
-          context = fewshotContext(doc, kept)
-          used = kept.length
+          kept = effective >= 0 ? examples.slice(0, effective) : examples.slice(0, -1)
+          context = yield* contextOf(chat, doc, kept)
           tokens = yield* budget.count(context)
         }
       }
-      out.push({ doc, context, fewshot: used })
+      // Partial scoring swaps the query for each choice's context; in a chat that is the last user turn.
+      const choiceContexts = chat !== undefined && doc.contexts !== undefined
+        ? yield* Effect.forEach(doc.contexts, (c) => contextOf(chat, doc, kept, c.slice(doc.instruction.length)))
+        : undefined
+      out.push({ doc, context, fewshot: kept.length, ...(choiceContexts === undefined ? {} : { choiceContexts }) })
     }
     return out
   })
@@ -114,14 +138,22 @@ export const buildInstances = (
 const choiceContext = (inst: Instance, i: number): string => {
   const contexts = inst.doc.contexts
   if (contexts === undefined) return inst.context
+  if (inst.choiceContexts !== undefined) return inst.choiceContexts[i]!
   return inst.context.slice(0, inst.context.length - docToText(inst.doc).length) + contexts[i]!
 }
 
 export const logLikelihoodRequests = (instances: ReadonlyArray<Instance>): Array<LogLikelihoodRequest> =>
   instances.flatMap((inst) => inst.doc.choices.map((continuation, i) => ({ context: choiceContext(inst, i), continuation })))
 
-export const generationRequests = (spec: TaskSpec, instances: ReadonlyArray<Instance>): Array<GenerationRequest> =>
-  instances.map((inst) => ({ prompt: inst.context, maxTokens: spec.generation?.maxTokens ?? 256, stop: spec.generation?.stop ?? [] }))
+/** Under a chat template the task's stop strings give way to the template's EOS (lighteval's vLLM backend). */
+export const generationRequests = (
+  spec: TaskSpec,
+  instances: ReadonlyArray<Instance>,
+  options: Pick<EvaluateOptions, "chatTemplate"> = {}
+): Array<GenerationRequest> => {
+  const stop = options.chatTemplate === undefined ? spec.generation?.stop ?? [] : chatStopSequences(options.chatTemplate)
+  return instances.map((inst) => ({ prompt: inst.context, maxTokens: spec.generation?.maxTokens ?? 256, stop }))
+}
 
 const normalizationOf: Record<Exclude<MetricName, "qem_gsm8k" | "qem_math">, LogProbNormalization> = {
   acc: "none",
@@ -186,7 +218,7 @@ export const evaluateTask = (
     const progress = options.onProgress ?? (() => Effect.void)
     let outputs: Array<{ logProbs?: ReadonlyArray<number>; generations?: ReadonlyArray<string> }>
     if (spec.generation !== undefined) {
-      const requests = generationRequests(spec, instances)
+      const requests = generationRequests(spec, instances, options)
       const generations: Array<ReadonlyArray<string>> = []
       yield* progress(spec.name, 0, requests.length)
       for (const part of chunks(requests, batch)) {

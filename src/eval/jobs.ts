@@ -169,7 +169,7 @@ export const requestLinesOf = (
       return Effect.map(buildInstances(job.task, options), (instances) =>
         requestLines(spec.name, spec.generation === undefined
           ? { logLikelihood: logLikelihoodRequests(instances) }
-          : { generation: generationRequests(spec, instances) }))
+          : { generation: generationRequests(spec, instances, options) }))
     }),
     (perJob) => perJob.flat()
   )

@@ -5,9 +5,9 @@ import { nextTokenBatch } from "../model/batch.ts"
 import type { HfModel } from "../model/checkpoint.ts"
 import { type LlamaDecoder, makeLlamaDecoder } from "../model/llama.decode.ts"
 import { type LlamaGpu, makeLlamaGpu } from "../model/llama.gpu.ts"
-import { normalGenerator } from "../model/parameters.ts"
 import { LanguageModelError } from "./errors.ts"
-import type { ScoreRequest, TokenModel, TokenScores } from "./LanguageModel.ts"
+import type { GenerateTokensOptions, ScoreRequest, TokenModel, TokenScores } from "./LanguageModel.ts"
+import { makeTokenSampler } from "./sampler.ts"
 
 /**
  * The evaluation's `TokenModel` backed by the Llama model on the GPU. Sequences are padded up to a power-of-two
@@ -45,6 +45,9 @@ export const rowStats = (row: ArrayLike<number>): { readonly logSumExp: number; 
   for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max)
   return { logSumExp: max + Math.log(sum), argmax }
 }
+
+/** Most prompt tokens stepped through the decoder when continuing from the cache (see `generateTokens`). */
+const REUSE_MAX_NEW = 256
 
 const backend = (what: string) => (e: GpuError) => new LanguageModelError({ reason: "Backend", message: `${what}: ${e.message}`, cause: e })
 
@@ -192,49 +195,60 @@ export const makeLlamaTokenModel = (
         return out
       })
 
-    const pick = (logits: Float32Array, temperature: number, uniform: () => number): number => {
-      let choice = 0
-      if (temperature <= 0) {
-        for (let v = 1; v < V; v++) if (logits[v]! > logits[choice]!) choice = v
-        return choice
-      }
-      let max = -Infinity
-      for (const l of logits) max = Math.max(max, l)
-      const weights = Array.from(logits, (l) => Math.exp((l - max) / temperature))
-      let r = uniform() * weights.reduce((a, b) => a + b, 0)
-      choice = weights.findIndex((w) => (r -= w) <= 0)
-      return choice < 0 ? V - 1 : choice
-    }
+    /** The tokens whose keys and values the decoder's cache holds, position by position. */
+    let cachedTokens: Array<number> = []
 
     /**
      * The prompt goes through the batched forward pass once; its keys and values seed the KV cache, and every new
-     * token is one decoder step. Generations run one at a time (the decoder's cache is shared).
+     * token is one decoder step. With `reuseCache`, a prompt sharing a prefix with what is cached (a chat's next
+     * turn: the last prompt and reply, then the new message) keeps that prefix and steps only through the rest, when
+     * the rest is at most `REUSE_MAX_NEW` tokens; a longer rest is cheaper as one batched pass. Generations run one at
+     * a time (the decoder's cache is shared).
      */
-    const generateTokens = (prompt: ReadonlyArray<number>, o: { readonly temperature: number; readonly seed: number }) =>
+    const generateTokens = (prompt: ReadonlyArray<number>, o: GenerateTokensOptions) =>
       Stream.unwrap(Effect.gen(function*() {
         yield* checkTokens(prompt, "prompt")
         if (prompt.length === 0) return yield* new LanguageModelError({ reason: "InvalidRequest", message: "an empty prompt has nothing to continue" })
-        const normal = normalGenerator(o.seed)
-        const uniform = () => 0.5 + 0.5 * Math.tanh(normal()) // any seeded value in (0, 1) will do for sampling
-        const llama = yield* instance(1, prompt.length + 1)
-        const inputs = new Int32Array(llama.seq)
-        inputs.set(prompt)
-        yield* llama.setTokens(inputs, new Int32Array(llama.seq)).pipe(Effect.mapError(backend("uploading the prompt")))
-        const { steps, offset } = llama.logitsAt(prompt.length - 1)
-        yield* gpu.run(steps).pipe(Effect.mapError(backend("prompt forward pass")))
-        const first = yield* gpu.readF32(bufferView(llama.logits, offset * 4, V * 4)).pipe(Effect.mapError(backend("reading logits")))
-        decoder ??= yield* makeLlamaDecoder(gpu, model.config, sharedParams!, maxLength).pipe(
-          Scope.provide(scope),
-          Effect.mapError(backend("building the KV-cache decoder"))
-        )
-        const dec = decoder
-        yield* dec.loadPrefix(llama, prompt.length).pipe(Effect.mapError(backend("filling the KV cache")))
+        const sampler = yield* Effect.try({
+          try: () => makeTokenSampler(o),
+          catch: (e) => new LanguageModelError({ reason: "InvalidRequest", message: e instanceof Error ? e.message : String(e) })
+        })
+        // Keep at least the last prompt token to feed: its step gives the logits of the first new token.
+        let shared = 0
+        const limit = Math.min(cachedTokens.length, prompt.length - 1)
+        while (shared < limit && cachedTokens[shared] === prompt[shared]) shared++
+        let first: Float32Array
+        if (o.reuseCache === true && decoder !== undefined && shared > 0 && prompt.length - shared <= REUSE_MAX_NEW) {
+          const dec = decoder
+          cachedTokens = cachedTokens.slice(0, shared)
+          yield* dec.rewind(shared).pipe(Effect.mapError(backend("rewinding the KV cache")))
+          first = yield* dec.feed(prompt.slice(shared)).pipe(Effect.mapError(backend("feeding the prompt")))
+          o.onPrompt?.({ cached: shared, computed: prompt.length - shared })
+        } else {
+          cachedTokens = []
+          const llama = yield* instance(1, prompt.length + 1)
+          const inputs = new Int32Array(llama.seq)
+          inputs.set(prompt)
+          yield* llama.setTokens(inputs, new Int32Array(llama.seq)).pipe(Effect.mapError(backend("uploading the prompt")))
+          const { steps, offset } = llama.logitsAt(prompt.length - 1)
+          yield* gpu.run(steps).pipe(Effect.mapError(backend("prompt forward pass")))
+          first = yield* gpu.readF32(bufferView(llama.logits, offset * 4, V * 4)).pipe(Effect.mapError(backend("reading logits")))
+          decoder ??= yield* makeLlamaDecoder(gpu, model.config, sharedParams!, maxLength).pipe(
+            Scope.provide(scope),
+            Effect.mapError(backend("building the KV-cache decoder"))
+          )
+          yield* decoder.loadPrefix(llama, prompt.length).pipe(Effect.mapError(backend("filling the KV cache")))
+          o.onPrompt?.({ cached: 0, computed: prompt.length })
+        }
+        cachedTokens = [...prompt]
+        const dec = decoder!
         let last: number | undefined
         const next = Effect.gen(function*() {
-          if (last === undefined) return (last = pick(first, o.temperature, uniform))
+          if (last === undefined) return (last = sampler.next(first))
           if (dec.length() >= maxLength) return undefined
           const logits = yield* dec.step(last).pipe(Effect.mapError(backend("decoding")))
-          return (last = pick(logits, o.temperature, uniform))
+          cachedTokens.push(last)
+          return (last = sampler.next(logits))
         })
         return Stream.fromEffectRepeat(next).pipe(Stream.takeWhile((t): t is number => t !== undefined))
       }))

@@ -27,6 +27,13 @@ export interface LlamaDecoder {
   readonly loadPrefix: (llama: LlamaGpu, n: number) => Effect.Effect<void, GpuError>
   /** Feeds `token` at the next position and returns the logits for the position after it. */
   readonly step: (token: number) => Effect.Effect<Float32Array, GpuError>
+  /**
+   * Feeds `tokens` (at least one) at the next positions, one step each, and returns the logits after the last: a
+   * prompt's new part continued from what is cached, with one read-back instead of one per token.
+   */
+  readonly feed: (tokens: ReadonlyArray<number>) => Effect.Effect<Float32Array, GpuError>
+  /** Forgets every position from `n` on (later steps overwrite them): the cache then holds the first `n`. */
+  readonly rewind: (n: number) => Effect.Effect<void, GpuError>
 }
 
 export const makeLlamaDecoder = (
@@ -123,7 +130,8 @@ export const makeLlamaDecoder = (
         ]))
       })
 
-    const step = (token: number) =>
+    /** Records one position's pass; the logits buffer holds its output once the GPU is done. */
+    const advance = (token: number) =>
       Effect.gen(function*() {
         if (length >= maxLength) return yield* Effect.fail(gpuError("Limit", `the KV cache holds ${maxLength} positions`))
         if (!Number.isInteger(token) || token < 0 || token >= V) {
@@ -143,10 +151,24 @@ export const makeLlamaDecoder = (
           )
         }
         yield* gpu.run([...steps, ...head])
-        const out = yield* gpu.readF32(logits)
         length = t + 1
-        return out
       })
 
-    return { maxLength, length: () => length, loadPrefix, step }
+    const step = (token: number) => Effect.andThen(advance(token), gpu.readF32(logits))
+
+    const feed = (tokens: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        if (tokens.length === 0) return yield* Effect.die(new RangeError("feed needs at least one token"))
+        for (const token of tokens) yield* advance(token)
+        return yield* gpu.readF32(logits)
+      })
+
+    const rewind = (n: number) =>
+      Effect.suspend(() => {
+        if (!Number.isInteger(n) || n < 0 || n > length) return Effect.fail(gpuError("Limit", `cannot rewind to ${n} of ${length} cached positions`))
+        length = n
+        return Effect.void
+      })
+
+    return { maxLength, length: () => length, loadPrefix, step, feed, rewind }
   })
