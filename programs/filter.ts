@@ -5,6 +5,8 @@
  *       [--filters gopher_repetition,gopher_quality,c4_quality,fineweb_quality] [--c4-terminal-punct]
  *       [--dedup minhash|exact] [--format jsonl|parquet|arrow] [--gzip]
  *       [--dedup-index INDEX_DIR [--dedup-index-only]] [--build-index NAME]     (with --dedup minhash)
+ *       [--executor slurm [--wait] [--partition P --time T --cpus-per-task C --mem-per-cpu M --qos Q --account A
+ *        --sbatch KEY=VALUE … --env-command CMD]]          (each stage a Slurm job array; README: "Running on a Slurm cluster")
  *
  * Kept documents go to OUT/kept/, dropped ones to EXCLUSIONS/<filter>/ with metadata.filter_reason (dedup adds
  * duplicate_of), stats to OUT/stats.json, a report for a person to OUT/report.md (funnel, reasons, dropped
@@ -21,13 +23,15 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { executorFlags, executorFromFlags } from "../src/cli/executor-flags.ts"
 import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
 import { DataConfigError, ReadError } from "../src/data/errors.ts"
-import { runLocal } from "../src/data/executor/local.ts"
+import { runJob } from "../src/data/executor/run-job.ts"
+import { describeSubmission } from "../src/data/executor/slurm.ts"
 import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import {
   FINEWEB_FILTERS,
@@ -107,17 +111,23 @@ const run = Command.make(
     format: Flag.Literals("format", ["jsonl", "parquet", "arrow"]).pipe(defaulting("jsonl" as const, "Format of the kept and dropped documents")),
     gzip: Flag.Boolean("gzip").pipe(defaulting(false, "Gzip JSONL outputs", "off")),
     tasks: Flag.Int("tasks").pipe(atLeast(1), defaulting(1, "Shards of the input; each input file goes to one task")),
-    workers: Flag.Int("workers").pipe(atLeast(1), defaulting(1, "Tasks run at the same time, each in its own process")),
+    workers: Flag.Int("workers").pipe(
+      atLeast(1),
+      Flag.withDescription("Tasks run at the same time, each in its own process (default: 1; with --executor slurm: all of them)"),
+      Flag.optional
+    ),
     textKey: Flag.String("text-key").pipe(defaulting("text", "The input field holding a document's text")),
     idKey: Flag.String("id-key").pipe(defaulting("id", "The input field holding a document's id (missing: FILE/INDEX)")),
     glob: Flag.String("glob").pipe(Flag.withDescription("Only files of an input folder whose relative path matches, e.g. '**/*.jsonl.gz' (default: all)"), Flag.optional),
-    limit: Flag.Int("limit").pipe(atLeast(1), Flag.withDescription("At most this many documents per task (default: all)"), Flag.optional)
+    limit: Flag.Int("limit").pipe(atLeast(1), Flag.withDescription("At most this many documents per task (default: all)"), Flag.optional),
+    ...executorFlags
   },
   (a) =>
     Effect.gen(function*() {
       if (a.dedup !== "minhash" && (Option.isSome(a.dedupIndex) || Option.isSome(a.buildIndex) || a.dedupIndexOnly)) {
         return yield* new DataConfigError({ message: "--dedup-index, --dedup-index-only and --build-index need --dedup minhash" })
       }
+      const executor = yield* executorFromFlags(a)
       if (a.dedupIndexOnly && Option.isNone(a.dedupIndex)) return yield* new DataConfigError({ message: "--dedup-index-only needs --dedup-index" })
       // A missing index folder would silently dedup against nothing; it may only be new when this run starts it.
       if (Option.isSome(a.dedupIndex) && Option.isNone(a.buildIndex) && !existsSync(a.dedupIndex.value)) {
@@ -138,7 +148,8 @@ const run = Command.make(
         ...(a.dedupIndexOnly ? { minhashIndexOnly: true } : {}),
         ...(Option.isSome(a.buildIndex) ? { minhashBuildIndex: a.buildIndex.value } : {}),
         tasks: a.tasks,
-        workers: a.workers,
+        // Under Slurm the workers are the array's throttle (%N): no limit unless asked for.
+        workers: Option.getOrElse(a.workers, () => (executor._tag === "slurm" ? a.tasks : 1)),
         textKey: a.textKey,
         idKey: a.idKey,
         ...(Option.isSome(a.glob) ? { glob: a.glob.value } : {}),
@@ -167,7 +178,8 @@ const run = Command.make(
       const progress = makeProgress()
       let job: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
       const finishJob = () => job?.line.finish(job.report)
-      yield* runLocal(jobs.at(-1)!, {
+      const outcome = yield* runJob(jobs.at(-1)!, executor, {
+        log: (line) => progress.log(line),
         onProgress: (p) => {
           if (job?.name !== p.job) {
             finishJob()
@@ -183,6 +195,8 @@ const run = Command.make(
           job.line.update(job.report)
         }
       }).pipe(Effect.ensuring(Effect.sync(finishJob)))
+      // Submitted to Slurm and not waited for: the job ids and how to follow and resume them are the result.
+      if (outcome._tag === "Submitted") return yield* Console.log(describeSubmission(outcome.stages, outcome.following))
       const stats = mergeRunStats(config, jobs)
       const seconds = (performance.now() - started) / 1000
       const kept = path.join(output, "kept")

@@ -118,10 +118,10 @@ describe("programs/filter.ts", () => {
     const r = filter(["--help"])
     expect(r.status).toBe(0)
     const flags = r.stdout.slice(r.stdout.indexOf("\nFLAGS\n"), r.stdout.indexOf("\nGLOBAL FLAGS\n")).split("\n").filter((l) => l.startsWith("  --"))
-    expect(flags.length).toBe(18)
+    expect(flags.length).toBe(28)
     // Each has a description, ending in its default (or saying that it is required).
     for (const line of flags) expect(line).toMatch(/^ {2}--\S+( \w+)? {2,}\S.*[(; ](default: [^)]+|required)\)/)
-    expect(r.stdout).toContain("--tasks integer          Shards of the input; each input file goes to one task (default: 1)")
+    expect(r.stdout).toContain("--tasks integer            Shards of the input; each input file goes to one task (default: 1)")
     expect(r.stdout).toContain("USAGE\n  filter [flags]\n")
     expect(r.stdout).not.toMatch(/SUBCOMMANDS|\btask\b.*executor/)
   }, 60_000)

@@ -83,7 +83,7 @@ export const removeStaleTemps = (folder: string): number => {
   return removed
 }
 
-const readProgress = (job: Job) => {
+export const readProgress = (job: Job) => {
   let docs = 0
   let bytes = 0
   for (let r = 0; r < job.tasks; r++) {
