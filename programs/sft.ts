@@ -10,15 +10,37 @@
  * `messages`, ShareGPT `conversations` or Alpaca records, as JSONL, a JSON array or Parquet; a bad record stops the
  * run with its file and line (or Parquet row), and the output is written through a temporary file, so a failed run
  * leaves none.
+ *
+ *   npx tsx programs/sft.ts train --init base-model/ --input chats.jsonl --out runs/sft \
+ *     [--packing concat|bfd] [--loss assistant|all] [--epochs 2] [--lr …] [--decontaminate humaneval.jsonl,ifeval.jsonl]
+ *
+ * `train` fine-tunes a Hugging Face checkpoint on conversations (or `--prepared` rows): decontaminated against the
+ * evaluation texts given, rendered and tokenized with the tokenizer of `--init` (or `--tokenizer`), packed into rows
+ * of seq_len + 1 (OUT/sft-rows.jsonl, every epoch in training order), then trained with the trainer (cosine schedule,
+ * warmup ratio 0.1) into OUT/checkpoints/step-N, each a chat model: config BOS/EOS `<|im_start|>`/`<|im_end|>`, and
+ * the chat template in `tokenizer_config.json`. Defaults are SmolLM2's SFT (notes smollm2-recipe.md §7.2, §11).
  */
-import { Console, Effect, Option, Stream } from "effect"
+import { Console, Effect, FileSystem, Option, Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
-import { runMain } from "../src/cli/program.ts"
+import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
+import { describeAdapter } from "../src/gpu/adapter.ts"
+import { Gpu } from "../src/gpu/Gpu.ts"
+import { loadHfModel } from "../src/model/checkpoint.ts"
+import { parameterCount } from "../src/model/config.ts"
+import { makeDecontaminator, readEvaluationTexts } from "../src/train/decontaminate.ts"
+import { checkTrainOptions, TrainOptionsError } from "../src/train/options.ts"
+import { checkRunFolder } from "../src/train/run-folder.ts"
+import { packedRowJson, prepareSftData, type SftSource } from "../src/train/sft-data.ts"
+import { sftAdamW, sftDefaults } from "../src/train/sft-defaults.ts"
+import { stepFields } from "../src/train/step-log.ts"
+import { train as runTrainer, type TrainOptions } from "../src/train/trainer.ts"
 import { writeLinesAtomic } from "../src/data/io/jsonl.ts"
 import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/chat-template.ts"
 import { conversationError, readConversations } from "../src/data/tokenizer/conversations.ts"
 import { CHATML_END_OF_TURN, sftExampleLine, tokenizeConversation } from "../src/data/tokenizer/sft-example.ts"
 import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
+import { writeFileAtomic } from "../src/data/io/atomic.ts"
 
 const prepare = Command.make(
   "prepare",
@@ -70,9 +92,158 @@ const prepare = Command.make(
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Render conversations with a chat template and write their ids and assistant-only loss masks"))
 
+const train = Command.make(
+  "train",
+  {
+    init: Flag.String("init").pipe(Flag.withDescription("The base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json) (required)")),
+    input: Flag.String("input").pipe(Flag.withDescription("Conversations: .jsonl, .json or .parquet (give this or --prepared)"), Flag.optional),
+    prepared: Flag.String("prepared").pipe(Flag.withDescription("Rows written by `sft.ts prepare` (give this or --input)"), Flag.optional),
+    out: Flag.String("out").pipe(Flag.withDescription("The run's folder: OUT/sft-rows.jsonl, OUT/checkpoints/step-N, OUT/metrics.jsonl (required)")),
+    tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("A tokenizer.json (default: the one in --init)"), Flag.optional),
+    template: Flag.String("template").pipe(
+      Flag.withDescription("A tokenizer_config.json with a chat_template, or a .jinja file (default: SmolLM2-Instruct's ChatML template)"),
+      Flag.optional
+    ),
+    format: Flag.Literals("format", ["auto", "messages", "sharegpt", "alpaca"]).pipe(defaulting("auto", "Record layout of --input")),
+    packing: Flag.Literals("packing", ["concat", "bfd"]).pipe(
+      defaulting("concat", "concat: the paper's (EOS between conversations, exact rows, attention across them); bfd: best-fit decreasing, attention within each conversation")
+    ),
+    loss: Flag.Literals("loss", ["assistant", "all"]).pipe(
+      Flag.withDescription("Targets of the loss: assistant tokens (the masks) or every token (default: all with concat, as the paper; assistant with bfd)"),
+      Flag.optional
+    ),
+    seqLen: Flag.Int("seq-len").pipe(atLeast(1), Flag.withDescription("Tokens each position sees (default: min(8192, the model's max_position_embeddings))"), Flag.optional),
+    batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(4, "Rows per micro-batch (SmolLM2: 4 per device)")),
+    gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription("Micro-batches per optimizer step (default: a global batch of 128 rows, SmolLM2's)"), Flag.optional),
+    epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(sftDefaults.epochs, "Passes over the rows (SmolLM2: 2)")),
+    lr: Flag.Finite("lr").pipe(Flag.withDescription("Peak learning rate (default: SmolLM2's, 1e-3 below 1B parameters, 3e-4 for 1.7B)"), Flag.optional),
+    warmupRatio: Flag.Finite("warmup-ratio").pipe(defaulting(sftDefaults.warmupRatio, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
+    weightDecay: Flag.Finite("weight-decay").pipe(defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
+    clip: Flag.Finite("clip").pipe(defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
+    decontaminate: Flag.String("decontaminate").pipe(
+      Flag.withDescription("Comma-separated evaluation files (.jsonl/.json: every string; else the whole text): drop conversations sharing a 10-gram with them"),
+      Flag.optional
+    ),
+    seed: Flag.Int("seed").pipe(defaulting(sftDefaults.seed, "Seed of the epochs' shuffles")),
+    saveEvery: Flag.Int("save-every").pipe(atLeast(0), defaulting(0, "Checkpoint every N steps (0: only at the end)")),
+    saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(defaulting("f32", "Weights in model.safetensors (the trainer state keeps f32 either way)")),
+    resume: Flag.Boolean("resume").pipe(defaulting(false, "Continue from the newest checkpoint in --out", "off")),
+    overwrite: Flag.Boolean("overwrite").pipe(defaulting(false, "Delete the checkpoints and metrics already in --out first", "off"))
+  },
+  (a) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      if (Option.isSome(a.input) === Option.isSome(a.prepared)) {
+        return yield* new TrainOptionsError({ flag: "--input/--prepared", message: "give exactly one of --input FILE or --prepared FILE" })
+      }
+      yield* checkRunFolder(a.out, { resume: a.resume, overwrite: a.overwrite })
+      const base = yield* loadHfModel(a.init)
+      const tokenizerPath = Option.getOrElse(a.tokenizer, () => path.join(a.init, "tokenizer.json"))
+      const t = yield* loadTokenizer(tokenizerPath)
+      const chat = Option.isSome(a.template) ? yield* loadChatTemplate(a.template.value) : yield* defaultChatTemplate()
+      const idOf = (token: string) => {
+        const id = t.tokenToId(token)
+        return id === undefined
+          ? Effect.fail(new TrainOptionsError({ flag: "--tokenizer", message: `${tokenizerPath} has no ${token} token, which a ChatML chat model needs` }))
+          : Effect.succeed(id)
+      }
+      const [imStart, imEnd] = [yield* idOf("<|im_start|>"), yield* idOf("<|im_end|>")]
+      // concat's separator is the base model's EOS (`<|endoftext|>` for SmolLM2), as TRL's packing appended it.
+      const separator = base.config.eosTokenId ?? imEnd
+      const defaults = sftDefaults.forParameters(parameterCount(base.config))
+      const seqLen = Option.getOrElse(a.seqLen, () => Math.min(sftDefaults.maxSeqLength, base.config.maxPositionEmbeddings))
+      const gradAccum = Option.getOrElse(a.gradAccum, () => Math.max(1, Math.ceil(sftDefaults.globalBatch / a.batchSize)))
+      const loss = Option.getOrElse(a.loss, () => (a.packing === "concat" ? "all" as const : "assistant" as const))
+
+      const evaluationFiles = Option.match(a.decontaminate, { onNone: () => [], onSome: (v) => v.split(",").filter((f) => f.length > 0) })
+      const evaluationTexts: Array<string> = []
+      for (const f of evaluationFiles) evaluationTexts.push(...(yield* readEvaluationTexts(f)))
+      const decontaminator = evaluationFiles.length === 0 ? undefined : makeDecontaminator(evaluationTexts)
+      const source: SftSource = Option.isSome(a.input)
+        ? { _tag: "Conversations", path: a.input.value, format: a.format }
+        : { _tag: "Prepared", path: Option.getOrThrow(a.prepared) }
+      const data = yield* prepareSftData({
+        source, tokenizer: t, template: chat, packing: a.packing, loss, rowLength: seqLen + 1, separator,
+        epochs: a.epochs, seed: a.seed, ...(decontaminator === undefined ? {} : { decontaminator })
+      })
+      if (decontaminator !== undefined) {
+        yield* Console.error(
+          `Decontamination: dropped ${data.contaminated} of ${data.conversations} conversations sharing a 10-gram with ` +
+            `${evaluationFiles.join(", ")} (${decontaminator.ngrams} distinct 10-grams)`
+        )
+      }
+      yield* Console.error(
+        `${data.conversations - data.contaminated} conversations, ${data.tokens} tokens → ${data.rowsPerEpoch} rows of ${seqLen + 1} ` +
+          `(${a.packing}, loss on ${loss === "all" ? "every token" : "assistant tokens"}: ${data.targets} targets per epoch), ${a.epochs} epoch(s)`
+      )
+      const rowsFile = path.join(a.out, "sft-rows.jsonl")
+      const rowsText = data.rows.map((r) => packedRowJson(r) + "\n").join("")
+      // A resumed run must see the rows it started with: the same inputs and settings give the same bytes.
+      if (a.resume && (yield* fs.exists(rowsFile)) && (yield* fs.readFileString(rowsFile)) !== rowsText) {
+        return yield* new TrainOptionsError({ flag: "--resume", message: `${rowsFile} differs from the rows these inputs and settings give; resume with the run's own inputs, or --overwrite` })
+      }
+      yield* fs.makeDirectory(a.out, { recursive: true })
+      yield* writeFileAtomic(rowsFile, rowsText)
+      const steps = Math.floor(data.rows.length / (a.batchSize * gradAccum))
+      if (steps === 0) {
+        return yield* new TrainOptionsError({
+          flag: "--grad-accum",
+          message: `${data.rows.length} rows over ${a.epochs} epoch(s) do not fill one step of ${a.batchSize}×${gradAccum} rows; lower --batch-size or --grad-accum`
+        })
+      }
+      const options: TrainOptions = {
+        out: a.out,
+        init: { _tag: "HfFolder", dir: a.init, specialTokenIds: { bosTokenId: imStart, eosTokenId: imEnd } },
+        data: { _tag: "IdsJsonl", path: rowsFile },
+        seqLen,
+        batchSize: a.batchSize,
+        gradAccum,
+        steps,
+        schedule: { kind: "cosine", peak: Option.getOrElse(a.lr, () => defaults.lr), warmup: Math.ceil(steps * a.warmupRatio), totalSteps: steps, decayFraction: 0 },
+        optimizer: { ...sftAdamW, weightDecay: a.weightDecay, clip: a.clip },
+        saveEvery: a.saveEvery,
+        saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16",
+        resume: a.resume,
+        overwrite: a.overwrite,
+        tokenizer: tokenizerPath,
+        chatTemplate: chat.source
+      }
+      yield* checkTrainOptions(options)
+      yield* Console.error(`${steps} steps of ${a.batchSize}×${gradAccum} rows, lr ${options.schedule.peak} cosine, warmup ${options.schedule.warmup}`)
+      yield* runSft(options).pipe(Effect.provide(Gpu.layer))
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Fine-tune a base checkpoint on conversations into a chat model (packed rows, loss masks, cosine schedule)"))
+
+/** The trainer's steps as a progress line on stderr, a summary on stdout. */
+const runSft = (options: TrainOptions) =>
+  Effect.gen(function*() {
+    const gpu = yield* Gpu
+    yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
+    const progress = makeProgress()
+    const task = progress.task("sft", { unit: "steps", rateUnit: null })
+    let report: Report | undefined
+    let last: { step: number; loss: number } | undefined
+    yield* runTrainer(options).pipe(
+      Stream.runForEach((m) =>
+        Effect.sync(() => {
+          last = m
+          report = { done: m.step, total: options.steps, fields: stepFields(m) }
+          if (m.step >= options.steps) task.finish(report)
+          else task.update(report)
+          if (m.checkpoint !== undefined) progress.log(`step ${m.step}: saved ${m.checkpoint}`)
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => report !== undefined && task.finish(report)))
+    )
+    yield* Console.log(last === undefined
+      ? `Nothing to do: ${options.out} is already at step ${options.steps}.`
+      : `Done: step ${last.step}, loss ${last.loss.toFixed(4)}. Metrics in ${options.out}/metrics.jsonl.`)
+  })
+
 Command.make("sft").pipe(
-  Command.withDescription("Supervised fine-tuning: prepare conversations (train comes next)"),
-  Command.withSubcommands([prepare]),
+  Command.withDescription("Supervised fine-tuning: prepare conversations, train a chat model"),
+  Command.withSubcommands([prepare, train]),
   Command.run({ version: "0.1.0" }),
   runMain
 )

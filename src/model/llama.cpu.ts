@@ -88,11 +88,14 @@ const rmsNormBackward = (dy: Arr, x: Arr, w: ArrayLike<number>, rstd: Arr, n: nu
   return dx
 }
 
-/** HF rotate-half RoPE over every head of [N, heads·D], in place; `inverse` applies the transposed rotation. */
-const rope = (x: Arr, n: number, seq: number, heads: number, d: number, cos: Float32Array, sin: Float32Array, inverse: boolean) => {
+/**
+ * HF rotate-half RoPE over every head of [N, heads·D], in place; `inverse` applies the transposed rotation. Row i
+ * is at position positionOf(i).
+ */
+const rope = (x: Arr, n: number, positionOf: (i: number) => number, heads: number, d: number, cos: Float32Array, sin: Float32Array, inverse: boolean) => {
   const half = d / 2
   for (let i = 0; i < n; i++) {
-    const t = i % seq
+    const t = positionOf(i)
     for (let h = 0; h < heads; h++) {
       const o = i * heads * d + h * d
       for (let j = 0; j < half; j++) {
@@ -122,9 +125,24 @@ export interface ReferenceResult {
   readonly grads?: Map<string, Float64Array>
 }
 
+/** Packed training rows (SFT); both [batch, seq] flattened like the inputs. */
+export interface PackedRows {
+  /**
+   * The weight of each target in the loss (0/1 loss masks): the loss is Σ wᵢ·lossᵢ / Σ wᵢ, the mean over the
+   * counted targets (0 when none counts). Without it every position counts alike.
+   */
+  readonly targetWeights?: ArrayLike<number>
+  /**
+   * Each input's position in its document, 0 where a document starts: RoPE uses it, and a query attends only to
+   * the keys of its own document (block-diagonal causal attention). Without it a row is one document.
+   */
+  readonly positions?: ArrayLike<number>
+}
+
 /**
  * Forward (and backward when `backward`) of the causal LM loss: mean over the N positions of
- * −log p(targets[i] | inputs[..i]). `inputs` and `targets` are [batch, seq] flattened.
+ * −log p(targets[i] | inputs[..i]) (or over the counted targets, see `PackedRows`). `inputs` and `targets` are
+ * [batch, seq] flattened.
  */
 export const llamaReference = (
   config: LlamaConfig,
@@ -133,7 +151,8 @@ export const llamaReference = (
   targets: ArrayLike<number>,
   batch: number,
   seq: number,
-  backward = true
+  backward = true,
+  packed: PackedRows = {}
 ): ReferenceResult => {
   const C = config.hiddenSize
   const H = config.numAttentionHeads
@@ -147,6 +166,10 @@ export const llamaReference = (
   const eps = config.rmsNormEps
   const w = (name: string) => weights.get(name)!
   const { cos, sin } = ropeTables(D, config.ropeTheta, seq)
+  const { positions, targetWeights } = packed
+  const positionOf = positions === undefined ? (i: number) => i % seq : (i: number) => positions[i]!
+  /** The first key position query (b, t) may see: the start of its document. */
+  const firstKey = (b: number, t: number) => positions === undefined ? 0 : t - positions[b * seq + t]!
 
   const embed = w("model.embed_tokens.weight")
   let x = new Float64Array(N * C)
@@ -165,9 +188,9 @@ export const llamaReference = (
     const q = linear(xn1, w(`${p}.self_attn.q_proj.weight`), N, C, H * D)
     const k = linear(xn1, w(`${p}.self_attn.k_proj.weight`), N, C, KV * D)
     const v = linear(xn1, w(`${p}.self_attn.v_proj.weight`), N, C, KV * D)
-    rope(q, N, seq, H, D, cos, sin, false)
-    rope(k, N, seq, KV, D, cos, sin, false)
-    // Causal attention; query head h reads key/value head ⌊h / group⌋ (grouped-query attention).
+    rope(q, N, positionOf, H, D, cos, sin, false)
+    rope(k, N, positionOf, KV, D, cos, sin, false)
+    // Causal attention within each document; query head h reads key/value head ⌊h / group⌋ (grouped-query attention).
     const probs = new Float64Array(batch * H * seq * seq)
     const att = new Float64Array(N * H * D)
     for (let b = 0; b < batch; b++) {
@@ -175,19 +198,20 @@ export const llamaReference = (
         const kh = Math.floor(h / group)
         for (let t = 0; t < seq; t++) {
           const row = ((b * H + h) * seq + t) * seq
+          const s0 = firstKey(b, t)
           let max = -Infinity
-          for (let s = 0; s <= t; s++) {
+          for (let s = s0; s <= t; s++) {
             let dot = 0
             for (let j = 0; j < D; j++) dot += q[(b * seq + t) * H * D + h * D + j]! * k[(b * seq + s) * KV * D + kh * D + j]!
             probs[row + s] = dot * scale
             max = Math.max(max, dot * scale)
           }
           let sum = 0
-          for (let s = 0; s <= t; s++) sum += probs[row + s] = Math.exp(probs[row + s]! - max)
-          for (let s = 0; s <= t; s++) probs[row + s]! /= sum
+          for (let s = s0; s <= t; s++) sum += probs[row + s] = Math.exp(probs[row + s]! - max)
+          for (let s = s0; s <= t; s++) probs[row + s]! /= sum
           for (let j = 0; j < D; j++) {
             let o = 0
-            for (let s = 0; s <= t; s++) o += probs[row + s]! * v[(b * seq + s) * KV * D + kh * D + j]!
+            for (let s = s0; s <= t; s++) o += probs[row + s]! * v[(b * seq + s) * KV * D + kh * D + j]!
             att[(b * seq + t) * H * D + h * D + j] = o
           }
         }
@@ -213,6 +237,13 @@ export const llamaReference = (
   const logits = linear(xf, head, N, C, V)
   const losses = new Float64Array(N)
   const dLogits = new Float64Array(N * V)
+  let counted = N
+  if (targetWeights !== undefined) {
+    counted = 0
+    for (let i = 0; i < N; i++) counted += targetWeights[i]!
+  }
+  // d(loss)/d(lossᵢ) with weights: wᵢ / Σw, the mean over the counted targets.
+  const weightOf = (i: number) => counted === 0 ? 0 : targetWeights![i]! / counted
   for (let i = 0; i < N; i++) {
     let max = -Infinity
     for (let j = 0; j < V; j++) max = Math.max(max, logits[i * V + j]!)
@@ -220,10 +251,18 @@ export const llamaReference = (
     for (let j = 0; j < V; j++) sum += Math.exp(logits[i * V + j]! - max)
     const lse = max + Math.log(sum)
     losses[i] = lse - logits[i * V + targets[i]!]!
-    for (let j = 0; j < V; j++) dLogits[i * V + j] = Math.exp(logits[i * V + j]! - lse) / N
-    dLogits[i * V + targets[i]!]! -= 1 / N
+    if (targetWeights === undefined) {
+      for (let j = 0; j < V; j++) dLogits[i * V + j] = Math.exp(logits[i * V + j]! - lse) / N
+      dLogits[i * V + targets[i]!]! -= 1 / N
+    } else {
+      const w = weightOf(i)
+      for (let j = 0; j < V; j++) dLogits[i * V + j] = Math.exp(logits[i * V + j]! - lse) * w
+      dLogits[i * V + targets[i]!]! -= w
+    }
   }
-  const loss = losses.reduce((s, v) => s + v, 0) / N
+  const loss = targetWeights === undefined
+    ? losses.reduce((s, v) => s + v, 0) / N
+    : losses.reduce((s, v, i) => s + v * weightOf(i), 0)
   if (!backward) return { loss, losses, logits }
 
   const grads = new Map<string, Float64Array>()
@@ -266,8 +305,9 @@ export const llamaReference = (
         for (let t = 0; t < seq; t++) {
           const row = ((b * H + h) * seq + t) * seq
           const oRow = (b * seq + t) * H * D + h * D
+          const s0 = firstKey(b, t)
           let dot = 0
-          for (let s = 0; s <= t; s++) {
+          for (let s = s0; s <= t; s++) {
             let d = 0
             const vRow = (b * seq + s) * KV * D + kh * D
             for (let j = 0; j < D; j++) {
@@ -277,7 +317,7 @@ export const llamaReference = (
             dP[s] = d
             dot += d * c.probs[row + s]!
           }
-          for (let s = 0; s <= t; s++) {
+          for (let s = s0; s <= t; s++) {
             const dS = c.probs[row + s]! * (dP[s]! - dot) * scale
             const kRow = (b * seq + s) * KV * D + kh * D
             for (let j = 0; j < D; j++) {
@@ -288,8 +328,8 @@ export const llamaReference = (
         }
       }
     }
-    rope(dq, N, seq, H, D, cos, sin, true)
-    rope(dk, N, seq, KV, D, cos, sin, true)
+    rope(dq, N, positionOf, H, D, cos, sin, true)
+    rope(dk, N, positionOf, KV, D, cos, sin, true)
     const dxn1 = new Float64Array(N * C)
     linearBackward(dq, c.xn1, w(`${p}.self_attn.q_proj.weight`), N, C, H * D, dxn1, g(`${p}.self_attn.q_proj.weight`))
     linearBackward(dk, c.xn1, w(`${p}.self_attn.k_proj.weight`), N, C, KV * D, dxn1, g(`${p}.self_attn.k_proj.weight`))

@@ -11,7 +11,7 @@ import { rmsNormBackward, rmsNormForward, rmsNormWeightGrad } from "../gpu/kerne
 import { rope } from "../gpu/kernels/rope.ts"
 import { swigluBackward, swigluForward } from "../gpu/kernels/swiglu.ts"
 import type { LlamaConfig } from "./config.ts"
-import { ropeTables } from "./llama.cpu.ts"
+import { type PackedRows, ropeTables } from "./llama.cpu.ts"
 import { layerPrefix, parameterSpecs, type Weights } from "./parameters.ts"
 
 /**
@@ -39,8 +39,12 @@ export interface LlamaGpu {
   readonly setWeights: (weights: Weights) => Effect.Effect<void, GpuError>
   readonly readWeights: Effect.Effect<Map<string, Float32Array>, GpuError>
   readonly readGrads: Effect.Effect<Map<string, Float32Array>, GpuError>
-  /** Uploads a micro-batch's token ids ([batch, seq] each, flattened). */
-  readonly setTokens: (inputs: ArrayLike<number>, targets: ArrayLike<number>) => Effect.Effect<void, GpuError>
+  /**
+   * Uploads a micro-batch's token ids ([batch, seq] each, flattened), and for packed rows their target weights and
+   * document positions (see `PackedRows`): the steps built after it use them (a batch without them runs the plain
+   * causal model). With target weights, `gradScale` of `steps` is 1 / the counted targets of the whole step.
+   */
+  readonly setTokens: (inputs: ArrayLike<number>, targets: ArrayLike<number>, packed?: PackedRows) => Effect.Effect<void, GpuError>
   /** Steps of the forward pass and the loss (and, with `backward`, gradients added into `grads`). */
   readonly steps: (options: { readonly backward: boolean; readonly gradScale: number }) => ReadonlyArray<GpuStep>
   readonly zeroGrads: ReadonlyArray<GpuStep>
@@ -129,6 +133,10 @@ export const makeLlamaGpu = (
     const segIds = yield* gpu.buffer(N * 4, "embedding segment ids")
     const segStarts = yield* gpu.buffer((N + 1) * 4, "embedding segment starts")
     const segOrder = yield* gpu.buffer(N * 4, "embedding segment order")
+    const positionIds = yield* gpu.buffer(N * 4, "position ids (packed documents)")
+    const targetWeights = yield* f32(N, "target weights (loss masks)")
+    /** What the last `setTokens` gave besides the ids; the steps built next read it. */
+    let packing = { positions: false, weights: false }
 
     // Activations kept for the backward pass, per layer.
     const resid: Array<GpuBuffer> = []
@@ -196,6 +204,8 @@ export const makeLlamaGpu = (
     const weightGrad = (dy: GpuBuffer, x: GpuBuffer, outF: number, inF: number, dw: GpuBuffer) =>
       mm({ m: outF, n: inF, k: N, transA: true, accumulate: true }, dy, x, dw)
 
+    const rowPositions = () => packing.positions ? positionIds : undefined
+
     const forwardSteps = (): Array<GpuStep> => {
       const s: Array<GpuStep> = vocabChunks.map(([v0, v1], j) =>
         embeddingForward(gpu, ids, embedChunks[j]!, resid[0]!, N, C, vocabChunks.length === 1 ? undefined : [v0, v1]))
@@ -207,13 +217,13 @@ export const makeLlamaGpu = (
           mm(linear(N, C, H * D), a.xn1!, P(`${p}.self_attn.q_proj.weight`), a.q!),
           mm(linear(N, C, KV * D), a.xn1!, P(`${p}.self_attn.k_proj.weight`), a.k!),
           mm(linear(N, C, KV * D), a.xn1!, P(`${p}.self_attn.v_proj.weight`), a.v!),
-          rope(gpu, a.q!, cosBuf, sinBuf, N, seq, H, D, false),
-          rope(gpu, a.k!, cosBuf, sinBuf, N, seq, KV, D, false),
+          rope(gpu, a.q!, cosBuf, sinBuf, N, seq, H, D, false, undefined, rowPositions()),
+          rope(gpu, a.k!, cosBuf, sinBuf, N, seq, KV, D, false, undefined, rowPositions()),
           splitHeads(gpu, a.q!, a.qh!, batch, seq, H, D, 1),
           splitHeads(gpu, a.k!, a.kh!, batch, seq, H, D, group),
           splitHeads(gpu, a.v!, a.vh!, batch, seq, H, D, group),
           mm({ m: seq, n: seq, k: D, batch: BH, transB: true }, a.qh!, a.kh!, a.probs!),
-          causalSoftmax(gpu, a.probs!, BH * seq, seq, scale),
+          causalSoftmax(gpu, a.probs!, BH * seq, seq, scale, undefined, packing.positions ? { positions: positionIds, heads: H } : undefined),
           mm({ m: seq, n: D, k: seq, batch: BH }, a.probs!, a.vh!, oh),
           mergeHeads(gpu, oh, a.att!, batch, seq, H, D, 1),
           mm(linear(N, H * D, C), a.att!, P(`${p}.self_attn.o_proj.weight`), tmp),
@@ -241,7 +251,7 @@ export const makeLlamaGpu = (
         vocabChunks.forEach(([v0, v1], j) => {
           s.push(mm({ m: rows, n: v1 - v0, k: C, transB: true, ldc: V, offsetA: r0 * C, offsetC: v0 }, xf, headChunks[j]!, logits))
         })
-        s.push(crossEntropy(gpu, logits, targets, losses, rows, V, gradScale, undefined, r0, greedy))
+        s.push(crossEntropy(gpu, logits, targets, losses, rows, V, gradScale, undefined, r0, greedy, packing.weights ? targetWeights : undefined))
         if (!backward) continue
         vocabChunks.forEach(([v0, v1], j) => {
           s.push(
@@ -285,8 +295,8 @@ export const makeLlamaGpu = (
           mergeHeads(gpu, dQh, dq, batch, seq, H, D, 1),
           mergeHeads(gpu, dKh, dk, batch, seq, H, D, group),
           mergeHeads(gpu, dVh, dv, batch, seq, H, D, group),
-          rope(gpu, dq, cosBuf, sinBuf, N, seq, H, D, true),
-          rope(gpu, dk, cosBuf, sinBuf, N, seq, KV, D, true),
+          rope(gpu, dq, cosBuf, sinBuf, N, seq, H, D, true, undefined, rowPositions()),
+          rope(gpu, dk, cosBuf, sinBuf, N, seq, KV, D, true, undefined, rowPositions()),
           weightGrad(dq, a.xn1!, H * D, C, Gr(`${p}.self_attn.q_proj.weight`)),
           weightGrad(dk, a.xn1!, KV * D, C, Gr(`${p}.self_attn.k_proj.weight`)),
           weightGrad(dv, a.xn1!, KV * D, C, Gr(`${p}.self_attn.v_proj.weight`)),
@@ -314,11 +324,23 @@ export const makeLlamaGpu = (
       ...(o.backward ? backwardSteps() : [])
     ]
 
-    const setTokens = (inputs: ArrayLike<number>, target: ArrayLike<number>) =>
+    const setTokens = (inputs: ArrayLike<number>, target: ArrayLike<number>, packed: PackedRows = {}) =>
       Effect.gen(function*() {
         if (inputs.length !== N || target.length !== N) {
           return yield* Effect.die(new RangeError(`expected ${N} = ${batch}×${seq} token ids, got ${inputs.length} and ${target.length}`))
         }
+        const { positions, targetWeights: weights } = packed
+        if (positions !== undefined) {
+          if (positions.length !== N) return yield* Effect.die(new RangeError(`expected ${N} positions, got ${positions.length}`))
+          for (let i = 0; i < N; i++) {
+            // A position counts up from its document's start, which lies in the same row.
+            const p = positions[i]!
+            if (!Number.isInteger(p) || p < 0 || p > i % seq) {
+              return yield* Effect.die(new RangeError(`position ${p} at ${i} does not fit a document starting in its row of ${seq}`))
+            }
+          }
+        }
+        if (weights !== undefined && weights.length !== N) return yield* Effect.die(new RangeError(`expected ${N} target weights, got ${weights.length}`))
         for (const arr of [inputs, target]) {
           for (let i = 0; i < N; i++) {
             const t = arr[i]!
@@ -340,6 +362,9 @@ export const makeLlamaGpu = (
         yield* gpu.write(segIds, seg.ids)
         yield* gpu.write(segStarts, seg.starts)
         yield* gpu.write(segOrder, seg.order)
+        if (positions !== undefined) yield* gpu.write(positionIds, Uint32Array.from(positions))
+        if (weights !== undefined) yield* gpu.write(targetWeights, Float32Array.from(weights))
+        packing = { positions: positions !== undefined, weights: weights !== undefined }
       })
 
     const setWeights = (weights: Weights) =>

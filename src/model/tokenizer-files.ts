@@ -29,6 +29,19 @@ interface SpecialToken {
   readonly flags?: { lstrip: boolean; normalized: boolean; rstrip: boolean; single_word: boolean }
 }
 
+/** What a chat (instruct) checkpoint adds to its tokenizer files. */
+export interface ChatTokenizerOptions {
+  /**
+   * The Jinja chat template, written as `tokenizer_config.json`'s `chat_template` (what `apply_chat_template`
+   * reads); ChatML's `<|im_start|>` and `<|im_end|>`, when the tokenizer has them as special tokens, are listed as
+   * `additional_special_tokens`, as in SmolLM2-Instruct's files.
+   */
+  readonly chatTemplate?: string
+}
+
+/** ChatML's turn markers (SmolLM2's ids 1 and 2). */
+export const CHATML_SPECIAL_TOKENS: ReadonlyArray<string> = ["<|im_start|>", "<|im_end|>"]
+
 /** The ids the tokenizer's post-processor puts before and after a text. */
 const templateIds = (tokenizer: BpeTokenizer): { before: Array<number>; after: Array<number> } | undefined => {
   const plain = Array.from(tokenizer.encode("a", { addSpecialTokens: false }))
@@ -42,12 +55,13 @@ const templateIds = (tokenizer: BpeTokenizer): { before: Array<number>; after: A
  * names it in errors). The tokenizer is read with our own tokenizer code, so the ids a checkpoint's tokenizer gives
  * in transformers are the ids the training data was made with. Refused, with the reason: a file our tokenizer
  * cannot load, a tokenizer with ids past the model's vocabulary, and BOS/EOS ids in the config that are not
- * special tokens of the tokenizer.
+ * special tokens of the tokenizer. A chat model's files also carry its template (see `ChatTokenizerOptions`).
  */
 export const tokenizerFiles = (
   source: string,
   bytes: Uint8Array,
-  config: LlamaConfig
+  config: LlamaConfig,
+  chat: ChatTokenizerOptions = {}
 ): Effect.Effect<Map<string, Uint8Array | string>, TokenizerFilesError> =>
   Effect.gen(function*() {
     const fail = (message: string) => Effect.fail(new TokenizerFilesError({ message: `${source}: ${message}` }))
@@ -90,16 +104,26 @@ export const tokenizerFiles = (
     const flags = template !== undefined && only(template.before, config.bosTokenId) && only(template.after, config.eosTokenId)
       ? { add_bos_token: template.before.length > 0, add_eos_token: template.after.length > 0 }
       : {}
+    const markers = chat.chatTemplate === undefined
+      ? []
+      : CHATML_SPECIAL_TOKENS.filter((content) => {
+        const id = tokenizer.tokenToId(content)
+        return id !== undefined && tokenizer.isSpecial(id)
+      }).map(special)
     const tokenizerConfig: Record<string, unknown> = {
       tokenizer_class: "PreTrainedTokenizerFast",
       model_max_length: config.maxPositionEmbeddings,
       ...Object.fromEntries(Object.entries(named).filter(([, t]) => t !== undefined).map(([k, t]) => [k, t!.content])),
+      ...(markers.length === 0 ? {} : { additional_special_tokens: markers.map((t) => t.content) }),
       ...flags,
-      clean_up_tokenization_spaces: false
+      clean_up_tokenization_spaces: false,
+      ...(chat.chatTemplate === undefined ? {} : { chat_template: chat.chatTemplate })
     }
-    const specialTokensMap = Object.fromEntries(
-      Object.entries(named).filter(([, t]) => t !== undefined).map(([k, t]) => [k, t!.flags === undefined ? t!.content : { content: t!.content, ...t!.flags }])
-    )
+    const asMapEntry = (t: SpecialToken) => t.flags === undefined ? t.content : { content: t.content, ...t.flags }
+    const specialTokensMap = {
+      ...Object.fromEntries(Object.entries(named).filter(([, t]) => t !== undefined).map(([k, t]) => [k, asMapEntry(t!)])),
+      ...(markers.length === 0 ? {} : { additional_special_tokens: markers.map(asMapEntry) })
+    }
     return new Map<string, Uint8Array | string>([
       ["tokenizer.json", bytes],
       ["tokenizer_config.json", JSON.stringify(tokenizerConfig, null, 2) + "\n"],
@@ -110,10 +134,11 @@ export const tokenizerFiles = (
 /** Reads `path` (a `tokenizer.json`) and builds its checkpoint files; see `tokenizerFiles`. */
 export const readTokenizerFiles = (
   path: string,
-  config: LlamaConfig
+  config: LlamaConfig,
+  chat: ChatTokenizerOptions = {}
 ): Effect.Effect<Map<string, Uint8Array | string>, TokenizerFilesError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const bytes = yield* fs.readFile(path).pipe(Effect.mapError((e) => new TokenizerFilesError({ message: `${path}: ${e.message}` })))
-    return yield* tokenizerFiles(path, bytes, config)
+    return yield* tokenizerFiles(path, bytes, config, chat)
   })

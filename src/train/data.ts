@@ -1,9 +1,10 @@
 import { dirname } from "node:path"
 import { Effect, FileSystem, Schema, type Scope, Stream } from "effect"
-import { IdsLine, readJsonl } from "../data/io/jsonl.ts"
+import { readJsonl } from "../data/io/jsonl.ts"
 import { makeMixture, type MixtureError, MixturePosition } from "../data/mixture/Mixture.ts"
 import type { ShardError } from "../data/shards/format.ts"
 import { nextTokenBatch } from "../model/batch.ts"
+import { type PackedBatch, packedRowProblem, PackedRowLine, packedTokenBatch } from "./packed-rows.ts"
 
 export { nextTokenBatch } from "../model/batch.ts"
 
@@ -29,10 +30,8 @@ export class TrainingDataError extends Schema.TaggedError<TrainingDataError>()("
   message: Schema.String
 }) {}
 
-export interface TokenBatch {
-  /** [batch, seq] flattened. */
-  readonly inputs: Int32Array
-  readonly targets: Int32Array
+/** [batch, seq] inputs and targets (flattened), with target weights and positions for packed SFT rows. */
+export type TokenBatch = PackedBatch & {
   /** Where the data stands after this batch: what a checkpoint stores. */
   readonly position: DataPosition
 }
@@ -40,7 +39,7 @@ export interface TokenBatch {
 /**
  * Training input as an ids JSONL file: each line `{"ids": [...]}` is one pre-packed sequence of exactly
  * seq_len + 1 tokens, consumed in file order (batch i = lines i·B … i·B+B−1). The simplest input, and the one
- * that lets two trainers be compared step by step.
+ * that lets two trainers be compared step by step. SFT rows add `"mask"` and `"position_ids"` (packed-rows.ts).
  */
 export const idsJsonlBatches = (
   path: string,
@@ -49,23 +48,19 @@ export const idsJsonlBatches = (
   vocabSize: number,
   startLine: number
 ): Stream.Stream<TokenBatch, TrainingDataError, FileSystem.FileSystem> =>
-  readJsonl(path, IdsLine, { blankLines: "skip" }).pipe(
-    Stream.mapError((e) => new TrainingDataError({ message: e.line > 0 ? `${e.message} (expected a {"ids": [...]} line)` : e.message })),
+  readJsonl(path, PackedRowLine, { blankLines: "skip" }).pipe(
+    Stream.mapError((e) =>
+      new TrainingDataError({ message: e.line > 0 ? `${e.message} (expected a {"ids": [...]} line, optionally with "mask" and "position_ids")` : e.message })
+    ),
     Stream.drop(startLine),
-    Stream.mapEffect(({ line, value: { ids } }) => {
-      if (ids.length !== seqLen + 1) {
-        return Effect.fail(new TrainingDataError({ message: `${path}:${line}: ${ids.length} ids, expected seq_len + 1 = ${seqLen + 1}` }))
-      }
-      const bad = ids.find((t) => t >= vocabSize)
-      if (bad !== undefined) {
-        return Effect.fail(new TrainingDataError({ message: `${path}:${line}: token id ${bad} is outside the vocabulary of ${vocabSize}` }))
-      }
-      return Effect.succeed(ids)
+    Stream.mapEffect(({ line, value }) => {
+      const problem = packedRowProblem(value, seqLen, vocabSize)
+      return problem === undefined ? Effect.succeed(value) : Effect.fail(new TrainingDataError({ message: `${path}:${line}: ${problem}` }))
     }),
     Stream.grouped(batchSize),
     Stream.filter((lines) => lines.length === batchSize),
     Stream.zipWithIndex,
-    Stream.map(([lines, i]): TokenBatch => ({ ...nextTokenBatch(lines, batchSize, seqLen), position: startLine + (i + 1) * batchSize }))
+    Stream.map(([lines, i]): TokenBatch => ({ ...packedTokenBatch(lines, batchSize, seqLen), position: startLine + (i + 1) * batchSize }))
   )
 
 /** Training input as the stage's mixture over token shards, continuing from `from` when resuming. */

@@ -11,7 +11,15 @@ import type { ScheduleOptions } from "./schedule.ts"
 
 export type ModelInit =
   | { readonly _tag: "Config"; readonly config: LlamaConfig; readonly seed: number }
-  | { readonly _tag: "HfFolder"; readonly dir: string }
+  | {
+    readonly _tag: "HfFolder"
+    readonly dir: string
+    /**
+     * BOS/EOS ids to give the model's config instead of the folder's: SFT makes a base model a chat model, whose
+     * turns begin with `<|im_start|>` and end with `<|im_end|>` (SmolLM2-Instruct's config.json: 1 and 2).
+     */
+    readonly specialTokenIds?: { readonly bosTokenId: number | null; readonly eosTokenId: number | null }
+  }
 
 export interface TrainOptions {
   readonly out: string
@@ -37,6 +45,8 @@ export interface TrainOptions {
    * the first step). Unset, a resumed run keeps the tokenizer of the checkpoint it resumes from, if that has one.
    */
   readonly tokenizer?: string
+  /** A chat model's template, put into every checkpoint's `tokenizer_config.json` (with `tokenizer`). */
+  readonly chatTemplate?: string
   /** Split tensors larger than this across bindings (default: the device's limit); tests lower it. */
   readonly maxBindingBytes?: number
 }

@@ -17,6 +17,7 @@ import { checkSameRunShape, readTrainerCheckpoint, type ResumeError, writeTraine
 import { flopsPerToken, memoryEstimate } from "./cost.ts"
 import { type DataPosition, type TokenBatch, trainingBatches, type TrainingDataError } from "./data.ts"
 import { makeGpuAdamW } from "./optimizer.ts"
+import { countedTargets } from "./packed-rows.ts"
 import { checkTrainOptions, scheduleWarnings, type TrainOptions, type TrainOptionsError } from "./options.ts"
 import { appendMetrics, checkpointName, keepMetricsThrough, openRunFolder, type RunFolderInUseError } from "./run-folder.ts"
 import { learningRate } from "./schedule.ts"
@@ -48,6 +49,8 @@ export interface StepMetrics {
   readonly tokensPerSecond: number
   readonly gflopsPerSecond: number
   readonly seconds: number
+  /** Packed SFT rows: the targets the step's loss is the mean over (those whose mask counts). */
+  readonly targets?: number
   /** Set when this step wrote a checkpoint. */
   readonly checkpoint?: string
 }
@@ -61,9 +64,12 @@ const startingPoint = (o: TrainOptions, resumeFrom: string | undefined) =>
       yield* Effect.logInfo(`Resuming from ${resumeFrom} at step ${resumed.state.step}, data position ${JSON.stringify(resumed.state.data_position)}`)
       return resumed
     }
-    const start: { config: LlamaConfig; weights: Weights } = o.init._tag === "HfFolder"
+    const loaded: { config: LlamaConfig; weights: Weights } = o.init._tag === "HfFolder"
       ? yield* loadHfModel(o.init.dir)
       : { config: o.init.config, weights: initWeights(o.init.config, o.init.seed) }
+    const start = o.init._tag === "HfFolder" && o.init.specialTokenIds !== undefined
+      ? { ...loaded, config: { ...loaded.config, ...o.init.specialTokenIds } }
+      : loaded
     return { ...start, moments: undefined, state: undefined }
   })
 
@@ -75,10 +81,17 @@ const tokenizerFilesFor = (o: TrainOptions, resumeFrom: string | undefined, conf
     const kept = resumeFrom === undefined ? undefined : path.join(resumeFrom, "tokenizer.json")
     const tokenizer = o.tokenizer ?? (kept !== undefined && (yield* fs.exists(kept)) ? kept : undefined)
     if (tokenizer === undefined) return new Map<string, string | Uint8Array>()
-    const files = yield* readTokenizerFiles(tokenizer, config)
+    const files = yield* readTokenizerFiles(tokenizer, config, o.chatTemplate === undefined ? {} : { chatTemplate: o.chatTemplate })
     yield* Effect.logInfo(`Checkpoints include the tokenizer ${tokenizer}`)
     return files
   })
+
+/** A micro-batch of a step with masks: weights for every batch (all 1 where it has none), its positions if any. */
+const packedOf = (b: TokenBatch) => ({
+  targetWeights: b.targetWeights ?? new Float32Array(b.inputs.length).fill(1),
+  ...(b.positions === undefined ? {} : { positions: b.positions })
+})
+const weightAt = (b: TokenBatch, i: number): number => b.targetWeights === undefined ? 1 : b.targetWeights[i]!
 
 export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, Gpu | FileSystem.FileSystem | Path.Path> =>
   Stream.unwrap(Effect.gen(function*() {
@@ -130,21 +143,31 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
       return dir
     })
 
-    /** One optimizer step over `o.gradAccum` micro-batches; the loss is the mean over the step's tokens. */
+    /**
+     * One optimizer step over `o.gradAccum` micro-batches; the loss is the mean over the step's tokens, or, for
+     * packed SFT rows, over the step's counted targets (across all its micro-batches, so that a micro-batch with
+     * few assistant tokens weighs no more per token than one with many).
+     */
     const trainStep = (microBatches: ReadonlyArray<TokenBatch>) =>
       Effect.gen(function*() {
         const started = performance.now()
+        const masked = microBatches.some((b) => b.targetWeights !== undefined)
+        const counted = masked ? microBatches.reduce((sum, b) => sum + countedTargets(b), 0) : tokensPerStep
+        // A step whose targets all are masked out has no loss; its gradient is 0 (scale 1 avoids dividing by 0).
+        const gradScale = 1 / Math.max(1, counted)
         let lossSum = 0
         for (const [i, batch] of microBatches.entries()) {
-          yield* model.setTokens(batch.inputs, batch.targets)
-          yield* gpu.run([...(i === 0 ? model.zeroGrads : []), ...model.steps({ backward: true, gradScale: 1 / tokensPerStep })])
-          for (const l of yield* gpu.readF32(model.losses)) lossSum += l
+          yield* model.setTokens(batch.inputs, batch.targets, masked ? packedOf(batch) : {})
+          yield* gpu.run([...(i === 0 ? model.zeroGrads : []), ...model.steps({ backward: true, gradScale })])
+          const losses = yield* gpu.readF32(model.losses)
+          if (!masked) for (const l of losses) lossSum += l
+          else losses.forEach((l, j) => { if (weightAt(batch, j) !== 0) lossSum += l * weightAt(batch, j) })
         }
         const lr = learningRate(o.schedule, step)
         yield* optimizer.prepare(step + 1, lr)
         yield* gpu.run(optimizer.steps)
         const [gradNorm, , nonFinite] = yield* optimizer.readClip
-        const loss = lossSum / tokensPerStep
+        const loss = counted === 0 ? 0 : lossSum / counted
         if (nonFinite !== 0 || !Number.isFinite(loss)) {
           return yield* new TrainingDiverged({
             message: `non-finite ${nonFinite !== 0 ? "gradient" : "loss"} at step ${step + 1} (loss ${loss}, gradient norm ${gradNorm}); ` +
@@ -158,7 +181,8 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
         const checkpoint = (o.saveEvery > 0 && step % o.saveEvery === 0) || step === o.steps ? yield* saveCheckpoint : undefined
         const metrics: StepMetrics = {
           step, loss, lr, gradNorm: gradNorm!, tokens: tokensSeen, tokensPerSecond: tokensPerStep / seconds,
-          gflopsPerSecond: flopsPerStep / seconds / 1e9, seconds, ...(checkpoint === undefined ? {} : { checkpoint })
+          gflopsPerSecond: flopsPerStep / seconds / 1e9, seconds, ...(masked ? { targets: counted } : {}),
+          ...(checkpoint === undefined ? {} : { checkpoint })
         }
         yield* appendMetrics(run.metrics, metrics)
         return metrics

@@ -6,24 +6,49 @@ type G = Pick<GpuShape, "adapter" | "limits">
 const NEG = "-3.4028234663852886e38"
 
 /**
- * Attention probabilities in place over scores [blocks·seq, seq]: row r is query position t = r mod seq, and
- * P[t, s] = softmax over s ≤ t of scale·S[t, s], exactly 0 for s > t (the causal mask).
+ * Packed documents (SFT with per-document position ids): a u32 position per [batch·seq] row, 0 where a document
+ * starts, and the heads per batch row, so that score block ⌊r / seq⌋ belongs to batch row ⌊block / heads⌋.
  */
-export const causalSoftmax = (gpu: G, scores: GpuBuffer, rows: number, seq: number, scale: number, variant: RowVariant = rowVariantFor(gpu, seq, 3)): Dispatch => {
-  const layout = rowLayout(gpu, variant, rows, seq, 3)
-  const sc = f32Literal(scale)
-  const code = `@group(0) @binding(0) var<storage, read_write> S: array<f32>;
-const COLS = ${seq}u;
-${rowEntry(layout, `let t = row % ${seq}u;
-  ${layout.reduce("rowMax", "max", (j) => `select(${NEG}, S[base + ${j}] * ${sc}, ${j} <= t)`)}
-  ${layout.reduce("denominator", "sum", (j) => `select(0.0, exp(S[base + ${j}] * ${sc} - rowMax), ${j} <= t)`)}
-  let inv = 1.0 / denominator;
-  ${layout.barrier}
-  ${layout.forEachColumn((j) => `S[base + ${j}] = select(0.0, exp(S[base + ${j}] * ${sc} - rowMax) * inv, ${j} <= t);`)}`)}`
-  return dispatch({ label: `causal softmax ${rows}×${seq} (${variant})`, code }, [scores], layout.workgroups)
+export interface AttentionDocuments {
+  readonly positions: GpuBuffer
+  readonly heads: number
 }
 
-/** Softmax backward in place over dP: dS = scale·P ⊙ (dP − Σ_s P·dP), the gradient w.r.t. the raw scores. */
+/**
+ * Attention probabilities in place over scores [blocks·seq, seq]: row r is query position t = r mod seq, and
+ * P[t, s] = softmax over s ≤ t of scale·S[t, s], exactly 0 for s > t (the causal mask). With `documents`, the
+ * mask is block-diagonal too: query t sees only s ≥ t − position(t), the start of its own document, so a packed
+ * row attends as its documents would one by one (TRL's padding-free packing, flash-attn's varlen).
+ */
+export const causalSoftmax = (
+  gpu: G, scores: GpuBuffer, rows: number, seq: number, scale: number,
+  variant: RowVariant = rowVariantFor(gpu, seq, 3), documents?: AttentionDocuments
+): Dispatch => {
+  const layout = rowLayout(gpu, variant, rows, seq, 3)
+  const sc = f32Literal(scale)
+  // `first` is where the query's document starts (without documents the shader is the plain causal one).
+  const first = documents === undefined ? "" : `\n  let first = t - POS[(row / ${seq * documents.heads}u) * ${seq}u + t];`
+  const visible = (j: string) => documents === undefined ? `${j} <= t` : `(${j} <= t && ${j} >= first)`
+  const code = `@group(0) @binding(0) var<storage, read_write> S: array<f32>;
+${documents === undefined ? "" : "@group(0) @binding(1) var<storage, read> POS: array<u32>;"}
+const COLS = ${seq}u;
+${rowEntry(layout, `let t = row % ${seq}u;${first}
+  ${layout.reduce("rowMax", "max", (j) => `select(${NEG}, S[base + ${j}] * ${sc}, ${visible(j)})`)}
+  ${layout.reduce("denominator", "sum", (j) => `select(0.0, exp(S[base + ${j}] * ${sc} - rowMax), ${visible(j)})`)}
+  let inv = 1.0 / denominator;
+  ${layout.barrier}
+  ${layout.forEachColumn((j) => `S[base + ${j}] = select(0.0, exp(S[base + ${j}] * ${sc} - rowMax) * inv, ${visible(j)});`)}`)}`
+  return dispatch(
+    { label: `causal softmax ${rows}×${seq}${documents === undefined ? "" : " within documents"} (${variant})`, code },
+    documents === undefined ? [scores] : [scores, documents.positions],
+    layout.workgroups
+  )
+}
+
+/**
+ * Softmax backward in place over dP: dS = scale·P ⊙ (dP − Σ_s P·dP), the gradient w.r.t. the raw scores. It serves
+ * the document-masked forward unchanged: P is exactly 0 outside the query's document, so dS is 0 there as well.
+ */
 export const causalSoftmaxBackward = (gpu: G, probs: GpuBuffer, dP: GpuBuffer, rows: number, seq: number, scale: number, variant: RowVariant = rowVariantFor(gpu, seq, 2)): Dispatch => {
   const layout = rowLayout(gpu, variant, rows, seq, 2)
   const code = `@group(0) @binding(0) var<storage, read> P: array<f32>;

@@ -67,8 +67,39 @@ const chunked = (variant: RowVariant): KernelCase => {
   })
 }
 
+// SFT's loss masks: a 0/1 weight per target row, the head still in row chunks (so the weights are read at rowBase).
+const weighted = (variant: RowVariant): KernelCase => {
+  const [rows, vocab, split, gradScale] = [10, 97, 4, 1 / 6]
+  return kernelCase({
+    kernel: "cross-entropy with per-target weights (loss masks)",
+    case: `${rows}×${vocab} in row chunks of ${split} and ${rows - split}, gradient scale ${gradScale.toPrecision(3)}`,
+    variant,
+    inputs: (next) => ({ ...logitsAndTargets(next, rows, vocab), weights: Float32Array.from({ length: rows }, () => (next() < 0.6 ? 1 : 0)) }),
+    gpu: (gpu, { logits, targets, weights }) =>
+      Effect.gen(function*() {
+        const first = yield* gpu.upload(logits.subarray(0, split * vocab))
+        const second = yield* gpu.upload(logits.subarray(split * vocab))
+        const [T, W] = [yield* gpu.upload(targets), yield* gpu.upload(weights)]
+        const L = yield* gpu.buffer(rows * 4)
+        yield* gpu.run([
+          crossEntropy(gpu, first, T, L, split, vocab, gradScale, variant, 0, undefined, W),
+          crossEntropy(gpu, second, T, L, rows - split, vocab, gradScale, variant, split, undefined, W)
+        ])
+        const gradient = new Float32Array(rows * vocab)
+        gradient.set(yield* gpu.readF32(first))
+        gradient.set(yield* gpu.readF32(second), split * vocab)
+        return { losses: yield* gpu.readF32(L), gradient }
+      }),
+    cpu: ({ logits, targets, weights }) => {
+      const want = crossEntropyCpu(logits, targets, rows, vocab, gradScale, weights)
+      return { losses: want.losses, gradient: want.grad }
+    }
+  })
+}
+
 export const crossEntropyCases: ReadonlyArray<KernelCase> = rowVariants.flatMap((variant) => [
   whole(9, 301, 1 / 7, variant),
   whole(8, 256, 1 / 8, variant),
-  chunked(variant)
+  chunked(variant),
+  weighted(variant)
 ])

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { randomDocumentPositions } from "./causal-softmax.cases.ts"
 import { type KernelCase, kernelCase, randomArray, type Rng } from "./kernel-case.ts"
 import { rope } from "./rope.ts"
 import { ropeCpu } from "./rope.cpu.ts"
@@ -48,9 +49,32 @@ const atPosition = (rows: number, position: number, maxLength: number, heads: nu
     }
   })
 
+// Packed documents: every row has its own position, restarting at 0 where a document starts.
+const packed = (batch: number, seq: number, heads: number, d: number): KernelCase =>
+  kernelCase({
+    kernel: "rope at row positions (packed documents) and its inverse",
+    case: `batch ${batch}, seq ${seq}, ${heads} heads of ${d}`,
+    inputs: (next) => ({ x: randomArray(next, batch * seq * heads * d), ...tables(next, seq, d / 2), positions: randomDocumentPositions(next, batch, seq, 6) }),
+    gpu: (gpu, { x, cos, sin, positions }) =>
+      Effect.gen(function*() {
+        const X = yield* gpu.upload(x)
+        const [CS, SN, POS] = [yield* gpu.upload(cos), yield* gpu.upload(sin), yield* gpu.upload(positions)]
+        yield* gpu.run([rope(gpu, X, CS, SN, batch * seq, seq, heads, d, false, undefined, POS)])
+        const rotated = yield* gpu.readF32(X)
+        yield* gpu.run([rope(gpu, X, CS, SN, batch * seq, seq, heads, d, true, undefined, POS)])
+        return { rotated, "inverse restores x": yield* gpu.readF32(X) }
+      }),
+    cpu: ({ x, cos, sin, positions }) => ({
+      rotated: ropeCpu(x, cos, sin, batch * seq, seq, heads, d, false, positions),
+      "inverse restores x": x
+    })
+  })
+
 export const ropeCases: ReadonlyArray<KernelCase> = [
   rotation(2, 7, 6, 8),
   rotation(1, 16, 3, 64),
   atPosition(1, 11, 32, 6, 8),
-  atPosition(3, 0, 8, 2, 16)
+  atPosition(3, 0, 8, 2, 16),
+  packed(2, 11, 3, 8),
+  packed(3, 16, 2, 64)
 ]

@@ -1,9 +1,12 @@
-/** Reference for `rope` (returns a rotated copy). */
-export const ropeCpu = (x: Float32Array, cos: Float32Array, sin: Float32Array, rows: number, seq: number, heads: number, headDim: number, inverse: boolean): Float32Array => {
+/** Reference for `rope` (returns a rotated copy); `rowPositions` gives each row its position (packed documents). */
+export const ropeCpu = (
+  x: Float32Array, cos: Float32Array, sin: Float32Array, rows: number, seq: number, heads: number, headDim: number, inverse: boolean,
+  rowPositions?: ArrayLike<number>
+): Float32Array => {
   const out = Float32Array.from(x)
   const half = headDim / 2
   for (let r = 0; r < rows; r++) {
-    const t = r % seq
+    const t = rowPositions === undefined ? r % seq : rowPositions[r]!
     for (let h = 0; h < heads; h++) {
       for (let j = 0; j < half; j++) {
         const o = r * heads * headDim + h * headDim + j
