@@ -1,0 +1,228 @@
+/**
+ * Curation of one source, in-process: the heuristic filters and dedup (the stages programs/filter.ts runs, each
+ * rank through `runTask` so its completion marker and stats are the executor's), then a quality classifier —
+ * given, or trained on labels an `Annotator` gives a sample of the filtered documents — and the score threshold
+ * (the classify and threshold jobs of src/classify/apply-run.ts). The annotated sample is drawn from the source as
+ * read, the classifier then scores the filtered documents. Every step keeps what it drops, with its reason,
+ * in the source's folder; the funnel (kept and dropped per step and reason, the classifier's quality) is returned
+ * for the report.
+ */
+import { Effect, FileSystem, Layer, Redacted, Schema, Stream } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { readFileSync } from "node:fs"
+import * as path from "node:path"
+import { builtinPrompt, promptFromText } from "../../classify/annotate/prompts.ts"
+import type { AnnotationPrompt } from "../../classify/annotate/AnnotationPrompt.ts"
+import { annotateFiles } from "../../classify/annotate/annotate-files.ts"
+import { Annotator } from "../../classify/annotate/Annotator.ts"
+import { type ApplyRunConfig, jobLogDir, memoizedClassifierLoader, runApplyTask, writeApplyConfig } from "../../classify/apply-run.ts"
+import { DEFAULT_CLASSIFY_BATCH } from "../../classify/classify-stage.ts"
+import { readLabelledDocuments } from "../../classify/labelled-documents.ts"
+import { THRESHOLD_ID } from "../../classify/threshold-stage.ts"
+import { saveTrainedClassifier, trainClassifier } from "../../classify/train-classifier.ts"
+import { removeStaleTemps } from "../../data/executor/local.ts"
+import { mergeStatsFiles, runTask, type TaskContext } from "../../data/executor/task.ts"
+import { type FilterRunConfig, planJobs, runStage, type StageName } from "../../data/fineweb.ts"
+import type { JsonlError } from "../../data/io/jsonl.ts"
+import { readDocuments } from "../../data/io/readers.ts"
+import { mergeStats, type Stats } from "../../data/stats.ts"
+import type { SourceConfig } from "../config.ts"
+import { SourceFunnel } from "../report/schema.ts"
+import { FullRunError } from "./layout.ts"
+
+/** An `Annotator` built from files (the default world's labels). */
+export type WorldAnnotatorLayer = Layer.Layer<Annotator, JsonlError, FileSystem.FileSystem>
+
+export type SourceFunnelValue = typeof SourceFunnel.Type
+
+/** What curation leaves for the next phases: where the source's curated documents are, and its funnel. */
+export const CuratedSource = Schema.Struct({
+  name: Schema.String,
+  /** Files or folders of the curated documents (`{text, id, metadata}` JSONL, or the raw inputs when nothing curated them). */
+  inputs: Schema.Array(Schema.String),
+  /** The record field holding the text in `inputs`. */
+  textKey: Schema.String,
+  funnel: SourceFunnel
+})
+export type CuratedSource = typeof CuratedSource.Type
+
+interface InProcessJob {
+  readonly loggingDir: string
+  readonly tasks: number
+  readonly outputs?: ReadonlyArray<string>
+}
+
+/** Runs each rank of `job` in this process, skipping ranks whose completion marker exists; returns the merged stats. */
+const runInProcess = <E, R>(job: InProcessJob, body: (ctx: TaskContext) => Effect.Effect<void, E, R>) =>
+  Effect.gen(function*() {
+    for (const folder of job.outputs ?? []) removeStaleTemps(folder)
+    for (let rank = 0; rank < job.tasks; rank++) yield* runTask(job.loggingDir, rank, job.tasks, body)
+    return mergeStatsFiles(job.loggingDir, job.tasks)
+  })
+
+const dropsOf = (block: Readonly<Record<string, number>>) =>
+  Object.entries(block).filter(([k]) => k.startsWith("dropped_")).map(([k, v]) => ({ reason: k.slice("dropped_".length), documents: v }))
+
+/** A funnel step from a stats block (`total`, `forwarded`, `dropped_<reason>`); `documentsIn` when the block has no total. */
+const stepOf = (name: string, kind: "filter" | "dedup" | "threshold", block: Readonly<Record<string, number>> | undefined, documentsIn: number) => {
+  const b = block ?? {}
+  const dropped = dropsOf(b)
+  const read = b["total"] ?? documentsIn
+  const kept = b["forwarded"] ?? read - dropped.reduce((s, d) => s + d.documents, 0)
+  return { name, kind, documentsIn: read, documentsKept: kept, dropped }
+}
+
+/** The prompt of an annotation config. */
+const promptOf = (source: string, a: NonNullable<Extract<SourceConfig["classifier"], { train: unknown }>["train"]>["annotate"], readText: (f: string) => string) => {
+  const made: AnnotationPrompt | { readonly problem: string } = typeof a.prompt === "string"
+    ? builtinPrompt(a.prompt, { language: a.language })
+    : promptFromText(a.prompt.file, readText(a.prompt.file))
+  return "problem" in made ? Effect.fail(new FullRunError({ message: `sources.${source}.classifier.train.annotate.prompt: ${made.problem}` })) : Effect.succeed(made)
+}
+
+export interface CurateOptions {
+  readonly name: string
+  readonly source: SourceConfig
+  /** OUT/curation/<name>. */
+  readonly dir: string
+  readonly seed: number
+  /** The `Annotator` used when the annotation config names no endpoint (the default world's stand-in). */
+  readonly annotator: WorldAnnotatorLayer | undefined
+  readonly tasks: number
+  readonly log: (line: string) => void
+}
+
+/** Curates one source; see the file's comment. */
+export const curateSource = (o: CurateOptions) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { source, dir } = o
+    const reader = { textKey: source.textKey, idKey: source.idKey, ...(source.glob === undefined ? {} : { glob: source.glob }), ...(source.limit === undefined ? {} : { limit: source.limit }) }
+    const inputs = source.paths.map((p) => (p.startsWith("hf://") ? p : path.resolve(p)))
+    // Documents and bytes read, for the funnel's top.
+    const [documents, bytes] = yield* readDocuments(inputs, reader).pipe(
+      Stream.runFold(() => [0, 0] as [number, number], ([n, b], d) => [n + 1, b + Buffer.byteLength(d.text)] as [number, number])
+    )
+    const steps: Array<SourceFunnelValue["steps"][number]> = []
+    let current: { inputs: ReadonlyArray<string>; textKey: string; idKey: string } = { inputs, textKey: source.textKey, idKey: source.idKey }
+    let count = documents
+
+    // ── filters and dedup ──
+    if (source.filters.length > 0 || source.dedup !== "none") {
+      const output = path.join(dir, "filtered")
+      const config: FilterRunConfig = {
+        inputs, output, exclusions: path.join(output, "dropped"), format: "jsonl", gzip: false, filters: source.filters,
+        c4TerminalPunct: false, dedup: source.dedup, minhashHash: "xxhash", tasks: o.tasks, workers: 1,
+        textKey: source.textKey, idKey: source.idKey,
+        ...(source.glob === undefined ? {} : { glob: source.glob }), ...(source.limit === undefined ? {} : { limit: source.limit })
+      }
+      const stats: Array<Stats> = []
+      for (const job of planJobs(config, "in-process", path.join(output, "logs", "config.json"))) {
+        stats.push(yield* runInProcess(job, (ctx) => runStage(config, job.stage as StageName, ctx)))
+      }
+      const merged = mergeStats(stats)
+      for (const f of source.filters) {
+        const step = stepOf(f, "filter", merged[f], count)
+        steps.push(step)
+        count = step.documentsKept
+      }
+      if (source.dedup !== "none") {
+        const step = stepOf(source.dedup, "dedup", merged[source.dedup], count)
+        steps.push(step)
+        count = step.documentsKept
+      }
+      current = { inputs: [path.join(output, "kept")], textKey: "text", idKey: "id" }
+      o.log(`${o.name}: filters and dedup kept ${count} of ${documents} documents`)
+    }
+
+    // ── classifier ──
+    let model: string | undefined
+    let quality: SourceFunnelValue["classifier"]
+    const classifier = source.classifier
+    if (classifier !== "none" && "model" in classifier) model = path.resolve(classifier.model)
+    if (classifier !== "none" && "train" in classifier) {
+      const t = classifier.train
+      const prompt = yield* promptOf(o.name, t.annotate, (f) => readFileSync(f, "utf8"))
+      const annotator: WorldAnnotatorLayer = t.annotate.endpoint !== undefined
+        ? Annotator.layer({
+          endpoint: t.annotate.endpoint,
+          model: t.annotate.model ?? "default",
+          ...(process.env["OPENAI_API_KEY"] === undefined ? {} : { apiKey: Redacted.make(process.env["OPENAI_API_KEY"]) })
+        }).pipe(Layer.provide(FetchHttpClient.layer))
+        : o.annotator ?? Layer.effect(Annotator, Effect.die(new FullRunError({ message: `sources.${o.name}.classifier.train.annotate: no endpoint, and this run has no built-in annotator` })))
+      const annotationDir = path.join(dir, "classifier", "annotation")
+      const summary = yield* annotateFiles({
+        // A sample of the source as read, before the filters: C4's filter rewrites text (drops lines), and the
+        // labels belong to the documents as written (the default world's annotator knows them by their hash).
+        inputs, output: annotationDir, prompt, concurrency: t.annotate.concurrency, limit: source.limit,
+        sample: { size: t.annotate.budget, seed: o.seed },
+        reader: { textKey: source.textKey, idKey: source.idKey, ...(source.glob === undefined ? {} : { glob: source.glob }) }
+      }).pipe(Effect.provide(annotator))
+      o.log(`${o.name}: annotated ${summary.annotated} documents with ${prompt.name} (${summary.failed} failed)`)
+      const labelled = yield* readLabelledDocuments([annotationDir])
+      const threshold = source.threshold?.minScore ?? 3
+      const trained = yield* trainClassifier(labelled, {
+        kind: t.kind, mode: "regression", seed: o.seed, testFraction: t.testFraction, threshold,
+        ...(t.epochs === undefined ? {} : { epochs: t.epochs }), ...(t.base === undefined ? {} : { base: t.base })
+      })
+      model = path.join(dir, "classifier", "model")
+      yield* saveTrainedClassifier(model, trained, [path.join(annotationDir, "annotated")])
+      const v = trained.validation.overall
+      quality = {
+        kind: t.kind, model, documents: v.count, accuracy: v.accuracy, macroF1: v.macroF1, mse: v.mse,
+        binary: { threshold: v.binary.threshold, precision: v.binary.precision, recall: v.binary.recall, f1: v.binary.f1 },
+        confusion: v.confusion
+      }
+      o.log(`${o.name}: classifier F1 ${v.binary.f1.toFixed(3)} at ${v.binary.threshold} on ${v.count} held-out documents`)
+    }
+
+    // ── classify and threshold ──
+    const threshold = source.threshold
+    if (model !== undefined || threshold !== undefined) {
+      const scored = path.join(dir, "scored")
+      const kept = path.join(dir, "curated")
+      const dropped = path.join(dir, "dropped")
+      const run: ApplyRunConfig = {
+        logs: path.join(dir, "apply-logs"),
+        workers: 1,
+        jobs: [
+          ...(model === undefined ? [] : [{
+            stage: "classify" as const, name: "classify", tasks: o.tasks, inputs: current.inputs, textKey: current.textKey,
+            idKey: current.idKey, model, batchSize: DEFAULT_CLASSIFY_BATCH, scored
+          }]),
+          ...(threshold === undefined ? [] : [{
+            stage: "threshold" as const, name: "threshold", tasks: o.tasks,
+            source: model === undefined
+              ? { kind: "files" as const, inputs: current.inputs, textKey: current.textKey, idKey: current.idKey }
+              : { kind: "ranks" as const, folder: scored },
+            threshold: threshold.minScore, overrides: { ...threshold.byLanguage }, languageKey: threshold.languageKey,
+            scoreKey: "metadata.int_score", kept, dropped
+          }])
+        ]
+      }
+      yield* writeApplyConfig(run)
+      const loader = memoizedClassifierLoader()
+      let thresholdStats: Stats = {}
+      for (const job of run.jobs) {
+        const outputs = job.stage === "classify" ? [job.scored] : [job.kept, path.join(job.dropped, THRESHOLD_ID)]
+        const stats = yield* runInProcess({ loggingDir: jobLogDir(run, job), tasks: job.tasks, outputs }, (ctx) => runApplyTask(run, job.name, ctx, loader))
+        if (job.stage === "threshold") thresholdStats = stats
+      }
+      // The next phase reads these folders: they exist even when nothing was kept.
+      yield* fs.makeDirectory(threshold === undefined ? scored : kept, { recursive: true })
+      if (threshold !== undefined) {
+        const step = stepOf("threshold", "threshold", thresholdStats[THRESHOLD_ID], count)
+        steps.push(step)
+        count = step.documentsKept
+        current = { inputs: [kept], textKey: "text", idKey: "id" }
+      } else current = { inputs: [scored], textKey: "text", idKey: "id" }
+      o.log(`${o.name}: ${count} documents curated of ${documents}`)
+    }
+
+    const funnel: SourceFunnelValue = {
+      name: o.name, documents, bytes, steps,
+      ...(quality === undefined ? {} : { classifier: quality }),
+      ...(threshold === undefined ? {} : { threshold: { minScore: threshold.minScore, ...(Object.keys(threshold.byLanguage).length === 0 ? {} : { byLanguage: threshold.byLanguage }) } })
+    }
+    return { name: o.name, inputs: current.inputs, textKey: current.textKey, funnel } satisfies CuratedSource
+  })
