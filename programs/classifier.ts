@@ -8,6 +8,9 @@
  *   npx tsx programs/classifier.ts apply --model model/ --input docs/ --output out/ [--tasks 8 --workers 4]
  *       [--threshold 3 --threshold-override java=2]
  *   npx tsx programs/classifier.ts threshold --input out/scored --output out-4plus/ --threshold 4
+ *   apply and threshold also take [--executor slurm [--wait] [--partition P --time T --cpus-per-task C
+ *       --mem-per-cpu M --qos Q --account A --sbatch KEY=VALUE … --env-command CMD]]
+ *       (each job a Slurm job array, threshold after classify; README: "Running on a Slurm cluster")
  *
  * train: labels from `metadata.annotation.score` (what programs/annotate.ts writes; --score-key for another
  * field), a 90/10 split stratified by label, then MODEL/config.json + model.safetensors + report.md +
@@ -28,7 +31,7 @@ import {
   loadApplyConfig,
   memoizedClassifierLoader,
   planApplyJobs,
-  runApplyJobs,
+  runApplyJobsOn,
   runApplyTask,
   writeApplyConfig
 } from "../src/classify/apply-run.ts"
@@ -40,8 +43,11 @@ import { NGRAM_DEFAULTS } from "../src/classify/ngram/train.ts"
 import { CLASSIFIER_KINDS } from "../src/classify/QualityClassifier.ts"
 import { parseThresholdOverrides } from "../src/classify/threshold-stage.ts"
 import { evaluateClassifier, evaluationJson, evaluationReport, saveTrainedClassifier, trainClassifier, writeEvaluation } from "../src/classify/train-classifier.ts"
+import { executorFlags, executorFromFlags } from "../src/cli/executor-flags.ts"
 import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
 import { DataConfigError } from "../src/data/errors.ts"
+import type { Executor } from "../src/data/executor/run-job.ts"
+import { describeSubmission } from "../src/data/executor/slurm.ts"
 import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import { writeFileAtomicSync, tryWrite } from "../src/data/io/atomic.ts"
 import { resolveInputs } from "../src/data/io/readers.ts"
@@ -172,11 +178,14 @@ const checkInputs = (inputs: ReadonlyArray<string>, glob: string | undefined) =>
     if (files.length === 0) yield* Console.error(`warning: no input files in ${inputs.join(", ")} (looked for .jsonl[.gz], .parquet, .arrow); the outputs will be empty`)
   })
 
-const runAndReport = (run: ApplyRunConfig, output: string) =>
+const runAndReport = (run: ApplyRunConfig, output: string, executor: Executor) =>
   Effect.gen(function*() {
     const configFile = yield* writeApplyConfig(run)
     const started = performance.now()
-    const stats = yield* runApplyJobs(planApplyJobs(run, configFile, script))
+    const outcome = yield* runApplyJobsOn(planApplyJobs(run, configFile, script), executor)
+    // Submitted to Slurm and not waited for: the job ids and how to follow and resume them are the result.
+    if (outcome._tag === "Submitted") return yield* Console.log(describeSubmission(outcome.stages, outcome.following))
+    const stats = outcome.stats
     const statsFile = path.join(output, "stats.json")
     yield* tryWrite(statsFile, () => writeFileAtomicSync(statsFile, JSON.stringify(mergeStats([...stats.values()]), null, 2) + "\n"))
     yield* Console.log(applySummary(run, stats))
@@ -185,11 +194,20 @@ const runAndReport = (run: ApplyRunConfig, output: string) =>
 
 const runFlags = {
   tasks: Flag.Int("tasks").pipe(atLeast(1), defaulting(1, "Shards of the input; each input file goes to one task")),
-  workers: Flag.Int("workers").pipe(atLeast(1), defaulting(1, "Tasks run at the same time, each in its own process")),
+  workers: Flag.Int("workers").pipe(
+    atLeast(1),
+    Flag.withDescription("Tasks run at the same time, each in its own process (default: 1; with --executor slurm: all of them)"),
+    Flag.optional
+  ),
   languageKey: Flag.String("language-key").pipe(defaulting("metadata.language", "Where a document's language is, for --threshold-override")),
   thresholdOverride,
-  glob: Flag.String("glob").pipe(Flag.withDescription("Only files of an input folder whose relative path matches (default: all)"), Flag.optional)
+  glob: Flag.String("glob").pipe(Flag.withDescription("Only files of an input folder whose relative path matches (default: all)"), Flag.optional),
+  ...executorFlags
 }
+
+/** Under Slurm the workers are the array's throttle (%N): no limit unless asked for. */
+const workersFor = (workers: Option.Option<number>, tasks: number, executor: Executor) =>
+  Option.getOrElse(workers, () => (executor._tag === "slurm" ? tasks : 1))
 
 const apply = Command.make(
   "apply",
@@ -206,6 +224,7 @@ const apply = Command.make(
     Effect.gen(function*() {
       const overrides = yield* overridesOf(a.thresholdOverride)
       if (Option.isNone(a.threshold) && a.thresholdOverride.length > 0) return yield* new DataConfigError({ message: "--threshold-override needs --threshold" })
+      const executor = yield* executorFromFlags(a)
       // Loaded here too, so that a wrong --model fails at once rather than in every task.
       yield* loadQualityClassifier(a.model)
       const glob = optionalValue(a.glob)
@@ -238,7 +257,7 @@ const apply = Command.make(
           dropped: path.join(output, "dropped")
         })
       }
-      yield* runAndReport({ logs: path.join(output, "logs"), workers: a.workers, jobs }, output)
+      yield* runAndReport({ logs: path.join(output, "logs"), workers: workersFor(a.workers, a.tasks, executor), jobs }, output, executor)
     })
 ).pipe(Command.withDescription("Score documents with a classifier (metadata.score, metadata.int_score), optionally keep those above a threshold"))
 
@@ -255,12 +274,13 @@ const threshold = Command.make(
   (a) =>
     Effect.gen(function*() {
       const overrides = yield* overridesOf(a.thresholdOverride)
+      const executor = yield* executorFromFlags(a)
       const glob = optionalValue(a.glob)
       yield* checkInputs(a.input, glob)
       const output = path.resolve(a.output)
       yield* runAndReport({
         logs: path.join(output, "logs"),
-        workers: a.workers,
+        workers: workersFor(a.workers, a.tasks, executor),
         jobs: [{
           stage: "threshold",
           name: "threshold",
@@ -273,7 +293,7 @@ const threshold = Command.make(
           kept: path.join(output, "kept"),
           dropped: path.join(output, "dropped")
         }]
-      }, output)
+      }, output, executor)
     })
 ).pipe(Command.withDescription("Keep scored documents whose int_score reaches a threshold (per-language overrides); score once, threshold many times"))
 

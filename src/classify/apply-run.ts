@@ -8,14 +8,18 @@
  * `metadata.score` / `metadata.int_score` to SCORED/<rank>.jsonl; a threshold job reads SCORED/<rank>.jsonl (or
  * any files) and writes KEPT/<rank>.jsonl and DROPPED/threshold/<rank>.jsonl (`metadata.filter_reason`). Every
  * document read ends in exactly one of kept or dropped. Logs, markers and stats: LOGS/<job>/.
+ *
+ * The jobs run wherever the person chose (data/executor/run-job.ts): worker processes here, or one Slurm job
+ * array per job, each after the one before it.
  */
 import { Effect, Schema, Stream } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import type { Document } from "../data/Document.ts"
 import { DataConfigError, type WriteError } from "../data/errors.ts"
-import { type Job, type Progress as ExecutorProgress, runLocal } from "../data/executor/local.ts"
+import type { Job, Progress as ExecutorProgress } from "../data/executor/local.ts"
 import { pad5 } from "../data/executor/rank-files.ts"
+import { type Executor, type JobOutcome, runJob } from "../data/executor/run-job.ts"
 import { incompleteRanks, type TaskContext } from "../data/executor/task.ts"
 import { applyFilter } from "../data/filters/Filter.ts"
 import { tryWrite, writeFileAtomicSync } from "../data/io/atomic.ts"
@@ -181,11 +185,17 @@ export const memoizedClassifierLoader = () => {
     })
 }
 
+export type ApplyOutcome =
+  /** Every rank of every job is complete: each job's merged stats. */
+  | { readonly _tag: "Complete"; readonly stats: ReadonlyMap<string, Stats> }
+  /** Submitted to Slurm and not waited for. */
+  | Extract<JobOutcome, { readonly _tag: "Submitted" }>
+
 /**
- * Runs the jobs with one progress line each (stderr), and returns every job's merged stats (also written to
- * LOGS/<job>/stats.json by the executor).
+ * Runs the jobs on `executor` with one progress line each (stderr); once complete, returns every job's merged
+ * stats (also written to LOGS/<job>/stats.json by whichever task completed the job's last rank).
  */
-export const runApplyJobs = (jobs: ReadonlyArray<Job>, options: { readonly progress?: boolean } = {}) =>
+export const runApplyJobsOn = (jobs: ReadonlyArray<Job>, executor: Executor, options: { readonly progress?: boolean } = {}) =>
   Effect.gen(function*() {
     const progress = options.progress === false ? undefined : makeProgress()
     let current: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
@@ -199,14 +209,23 @@ export const runApplyJobs = (jobs: ReadonlyArray<Job>, options: { readonly progr
       current.report = { done: p.completed, total: p.tasks, counters: { docs: p.docs, MB: p.bytes / 1e6 }, elapsed: p.seconds }
       current.line.update(current.report)
     }
-    yield* runLocal(jobs.at(-1)!, { onProgress }).pipe(Effect.ensuring(Effect.sync(finish)))
+    const log = (line: string) => (progress === undefined ? console.error(line) : progress.log(line))
+    const outcome = yield* runJob(jobs.at(-1)!, executor, { onProgress, log }).pipe(Effect.ensuring(Effect.sync(finish)))
+    if (outcome._tag === "Submitted") return outcome
     const byJob = new Map<string, Stats>()
     for (const j of jobs) {
       const f = path.join(j.loggingDir, "stats.json")
       byJob.set(j.name, existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Stats) : {})
     }
-    return byJob
+    return { _tag: "Complete", stats: byJob } as const satisfies ApplyOutcome
   })
+
+/** Runs the jobs here, in worker processes, and returns every job's merged stats. */
+export const runApplyJobs = (jobs: ReadonlyArray<Job>, options: { readonly progress?: boolean } = {}) =>
+  runApplyJobsOn(jobs, { _tag: "local" }, options).pipe(
+    // The local executor always waits, so it never ends with a submission.
+    Effect.map((outcome) => (outcome._tag === "Complete" ? outcome.stats : new Map<string, Stats>()))
+  )
 
 /** A plain-text summary of one run: the int_score histogram of each classify job, kept / dropped per threshold job. */
 export const applySummary = (run: ApplyRunConfig, stats: ReadonlyMap<string, Stats>): string => {
