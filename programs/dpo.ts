@@ -1,0 +1,109 @@
+/**
+ * Direct preference optimization from the command line (issue 12, item 5).
+ *
+ *   npx tsx programs/dpo.ts --init sft-model/ --input ultrafeedback.jsonl --out runs/dpo \
+ *     [--beta 0.5] [--lr 1e-6] [--epochs 2] [--batch-size 2] [--grad-accum 64] [--max-length 1024] [--max-prompt-length 512]
+ *
+ * Input: JSONL in the UltraFeedback-binarized layout, `{"prompt", "chosen", "rejected"}` with `chosen`/`rejected`
+ * message lists ending with the assistant reply (or plain strings, the reply to `prompt`); rendered with the chat
+ * template, truncated as TRL does. The reference model is `--init` itself: its log-probs are computed once into
+ * OUT/reference-logps.jsonl (reused on resume), then the policy trains with the sigmoid loss; OUT/metrics.jsonl has
+ * TRL's loss, rewards/chosen, rewards/rejected, rewards/accuracies and rewards/margins per step, and
+ * OUT/checkpoints/step-N are chat models. Defaults are SmolLM2's DPO (notes smollm2-recipe.md §7.3, §11).
+ */
+import { Console, Effect, Option, Path, Stream } from "effect"
+import { Command, Flag } from "effect/cli"
+import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
+import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/chat-template.ts"
+import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
+import { describeAdapter } from "../src/gpu/adapter.ts"
+import { Gpu } from "../src/gpu/Gpu.ts"
+import { type DpoOptions, dpoSchedule, dpoStepFields, dpoSteps, trainDpo } from "../src/train/dpo.ts"
+import { readPreferencePairs, smollm2DpoLengths } from "../src/train/dpo-data.ts"
+import { smollm2DpoBeta } from "../src/train/dpo-loss.ts"
+import { checkRunFolder } from "../src/train/run-folder.ts"
+import { sftAdamW } from "../src/train/sft-defaults.ts"
+
+/** The handbook's global batch: 8 devices × 2 pairs × accumulation 8. */
+const globalBatch = 128
+
+const dpo = Command.make(
+  "dpo",
+  {
+    init: Flag.String("init").pipe(Flag.withDescription("The policy and reference model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json) (required)")),
+    input: Flag.String("input").pipe(Flag.withDescription("Preference pairs, JSONL: {\"prompt\", \"chosen\", \"rejected\"} (UltraFeedback-binarized layout) (required)")),
+    out: Flag.String("out").pipe(Flag.withDescription("The run's folder: OUT/reference-logps.jsonl, OUT/checkpoints/step-N, OUT/metrics.jsonl (required)")),
+    tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("A tokenizer.json (default: the one in --init)"), Flag.optional),
+    template: Flag.String("template").pipe(
+      Flag.withDescription("A tokenizer_config.json with a chat_template, or a .jinja file (default: SmolLM2-Instruct's ChatML template)"),
+      Flag.optional
+    ),
+    beta: Flag.Finite("beta").pipe(defaulting(smollm2DpoBeta, "β of the sigmoid loss (SmolLM2: 0.5)")),
+    lr: Flag.Finite("lr").pipe(defaulting(1e-6, "Peak learning rate (SmolLM2: 1e-6)")),
+    warmupRatio: Flag.Finite("warmup-ratio").pipe(defaulting(0.1, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
+    epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(2, "Passes over the pairs (the paper: 2; the handbook config: 3)")),
+    batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(2, "Pairs per micro-batch (2 rows each; the handbook: 2 per device)")),
+    gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription(`Micro-batches per optimizer step (default: a global batch of ${globalBatch} pairs)`), Flag.optional),
+    maxLength: Flag.Int("max-length").pipe(atLeast(2), defaulting(smollm2DpoLengths.maxLength, "Prompt + completion tokens at most")),
+    maxPromptLength: Flag.Int("max-prompt-length").pipe(atLeast(1), defaulting(smollm2DpoLengths.maxPromptLength, "Prompt tokens kept (its end) when a pair is too long")),
+    seed: Flag.Int("seed").pipe(defaulting(42, "Seed of the epochs' shuffles")),
+    weightDecay: Flag.Finite("weight-decay").pipe(defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
+    clip: Flag.Finite("clip").pipe(defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
+    saveEvery: Flag.Int("save-every").pipe(atLeast(0), defaulting(0, "Checkpoint every N steps (0: only at the end)")),
+    saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(defaulting("f32", "Weights in model.safetensors (the trainer state keeps f32 either way)")),
+    resume: Flag.Boolean("resume").pipe(defaulting(false, "Continue from the newest checkpoint in --out", "off")),
+    overwrite: Flag.Boolean("overwrite").pipe(defaulting(false, "Delete the checkpoints and metrics already in --out first (the reference cache is reused for the same model and pairs)", "off"))
+  },
+  (a) =>
+    Effect.gen(function*() {
+      const path = yield* Path.Path
+      yield* checkRunFolder(a.out, { resume: a.resume, overwrite: a.overwrite })
+      const tokenizerPath = Option.getOrElse(a.tokenizer, () => path.join(a.init, "tokenizer.json"))
+      const t = yield* loadTokenizer(tokenizerPath)
+      const chat = Option.isSome(a.template) ? yield* loadChatTemplate(a.template.value) : yield* defaultChatTemplate()
+      const pairs = yield* readPreferencePairs(a.input, chat, t, { maxLength: a.maxLength, maxPromptLength: a.maxPromptLength })
+      const tokens = pairs.reduce((s, p) => s + 2 * p.prompt.length + p.chosen.length + p.rejected.length, 0)
+      const options: DpoOptions = {
+        out: a.out, init: { _tag: "HfFolder", dir: a.init }, pairs, pairsFile: a.input, beta: a.beta,
+        pairsPerBatch: a.batchSize, gradAccum: Option.getOrElse(a.gradAccum, () => Math.max(1, Math.ceil(globalBatch / a.batchSize))),
+        epochs: a.epochs, seed: a.seed, lr: a.lr, warmupRatio: a.warmupRatio, optimizer: { ...sftAdamW, weightDecay: a.weightDecay, clip: a.clip },
+        saveEvery: a.saveEvery, saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16", resume: a.resume, overwrite: a.overwrite,
+        tokenizer: tokenizerPath, chatTemplate: chat.source
+      }
+      const steps = dpoSteps(options)
+      yield* Console.error(
+        `${pairs.length} pairs (${tokens} tokens) with ${chat.name}; ${steps} steps of ${options.pairsPerBatch}×${options.gradAccum} pairs, ` +
+          `β ${a.beta}, lr ${a.lr} cosine, warmup ${dpoSchedule(options).warmup}`
+      )
+      yield* runDpo(options, steps).pipe(Effect.provide(Gpu.layer))
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Align a chat model with preference pairs (DPO, sigmoid loss, cached reference log-probs)"))
+
+/** The steps as a progress line on stderr, a summary on stdout. */
+const runDpo = (options: DpoOptions, steps: number) =>
+  Effect.gen(function*() {
+    const gpu = yield* Gpu
+    yield* Console.error(`Training on ${describeAdapter(gpu.adapter)}`)
+    const progress = makeProgress()
+    const task = progress.task("dpo", { unit: "steps", rateUnit: null })
+    let report: Report | undefined
+    let last: { step: number; loss: number; rewardsMargins: number; rewardsAccuracies: number } | undefined
+    yield* trainDpo(options).pipe(
+      Stream.runForEach((m) =>
+        Effect.sync(() => {
+          last = m
+          report = { done: m.step, total: steps, fields: dpoStepFields(m) }
+          if (m.step >= steps) task.finish(report)
+          else task.update(report)
+          if (m.checkpoint !== undefined) progress.log(`step ${m.step}: saved ${m.checkpoint}`)
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => report !== undefined && task.finish(report)))
+    )
+    yield* Console.log(last === undefined
+      ? `Nothing to do: ${options.out} is already at step ${steps}.`
+      : `Done: step ${last.step}, loss ${last.loss.toFixed(4)}, margin ${last.rewardsMargins.toFixed(4)}, accuracy ${last.rewardsAccuracies.toFixed(2)}. Metrics in ${options.out}/metrics.jsonl.`)
+  })
+
+dpo.pipe(Command.run({ version: "0.1.0" }), runMain)
