@@ -9,6 +9,7 @@
  *   the loss on assistant tokens by default (the prepared masks).
  */
 import type { PackedRowLine } from "./packed-rows.ts"
+import { mulberry32 } from "../data/random/mulberry32.ts"
 
 /** A tokenized conversation: its ids and a 0/1 mask per id (1: an assistant token, sft-example.ts). */
 export interface SftDocument {
@@ -106,17 +107,6 @@ export const packBestFitDecreasing = (docs: ReadonlyArray<SftDocument>, rowLengt
   })
 }
 
-/** mulberry32, seeded: the epochs' shuffles are reproducible (and a resumed run sees the same order). */
-const mulberry32 = (seed: number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The row order of `epochs` passes over `rows` rows, each pass a fresh seeded shuffle (as a Trainer's sampler). */
 export const epochOrder = (rows: number, epochs: number, seed: number): Array<number> => {

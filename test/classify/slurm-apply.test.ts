@@ -4,44 +4,20 @@
  * tests skip, saying so; in CI (CI set) they fail instead, so a broken cluster cannot pass unnoticed.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
 import { defaultRng } from "../../src/data/random/numpy-rng.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const classifierProgram = path.join(root, "programs", "classifier.ts")
 
-/** Whether a Slurm controller answers here and has a node ready; why not, if not. */
-const probeSlurm = (): { ok: true } | { ok: false; why: string } => {
-  const ping = spawnSync("scontrol", ["ping"], { encoding: "utf8", timeout: 15_000 })
-  if (ping.error !== undefined) return { ok: false, why: `scontrol: ${ping.error.message}` }
-  if (ping.status !== 0 || !/UP/.test(ping.stdout)) return { ok: false, why: `scontrol ping: ${(ping.stdout + ping.stderr).trim()}` }
-  const nodes = spawnSync("sinfo", ["-h", "-N", "-o", "%t"], { encoding: "utf8", timeout: 15_000 })
-  if (!/^(idle|mix|alloc)/m.test(nodes.stdout ?? "")) return { ok: false, why: `no node ready (sinfo: ${(nodes.stdout ?? "").trim() || nodes.stderr})` }
-  return { ok: true }
-}
 const slurm = probeSlurm()
-const inCI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false"
 if (!slurm.ok && !inCI) console.warn(`Slurm apply tests skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
 
-interface Ran {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+const classifier = (args: ReadonlyArray<string>) => runProgram(classifierProgram, args)
 
-/** Runs programs/classifier.ts as a person would, without blocking the test's process (two run at once). */
-const classifier = (args: ReadonlyArray<string>): Promise<Ran> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", classifierProgram, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("exit", (status) => resolve({ status, stdout, stderr }))
-  })
 
 /**
  * Labelled documents whose words carry their score (about score/10 of them are "lesson" words), half java and

@@ -4,27 +4,18 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
 import { runSlurm } from "../../src/data/executor/slurm.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const filterProgram = path.join(root, "programs", "filter.ts")
 const copyTask = path.join(import.meta.dirname, "fixtures", "copy-task.ts")
 
-/** Whether a Slurm controller answers here and has a node ready; why not, if not. */
-const probeSlurm = (): { ok: true } | { ok: false; why: string } => {
-  const ping = spawnSync("scontrol", ["ping"], { encoding: "utf8", timeout: 15_000 })
-  if (ping.error !== undefined) return { ok: false, why: `scontrol: ${ping.error.message}` }
-  if (ping.status !== 0 || !/UP/.test(ping.stdout)) return { ok: false, why: `scontrol ping: ${(ping.stdout + ping.stderr).trim()}` }
-  const nodes = spawnSync("sinfo", ["-h", "-N", "-o", "%t"], { encoding: "utf8", timeout: 15_000 })
-  if (!/^(idle|mix|alloc)/m.test(nodes.stdout ?? "")) return { ok: false, why: `no node ready (sinfo: ${(nodes.stdout ?? "").trim() || nodes.stderr})` }
-  return { ok: true }
-}
 const slurm = probeSlurm()
-const inCI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false"
 if (!slurm.ok && !inCI) console.warn(`Slurm tests skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
 const needSlurm = () => {
   if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
@@ -71,22 +62,8 @@ const documents = (dir: string): Record<string, Array<unknown>> => {
   return out
 }
 
-interface Ran {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+const filter = (args: ReadonlyArray<string>) => runProgram(filterProgram, args)
 
-/** Runs programs/filter.ts as a person would, without blocking the test's process (two may run at once). */
-const filter = (args: ReadonlyArray<string>): Promise<Ran> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", filterProgram, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("exit", (status) => resolve({ status, stdout, stderr }))
-  })
 
 /** The summary table a run prints, without the timing line after it. */
 const summary = (stdout: string) => stdout.split("\n\n")[0]

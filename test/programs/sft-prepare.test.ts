@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { Tokenizer as HfTokenizer } from "tokenizers"
-import { sharedData, trainedTokenizerJson } from "../data/tokenizer/reference.ts"
+import { trainedTokenizerJson } from "../data/tokenizer/reference.ts"
 
 /** Runs `programs/sft.ts` as a user would (Node with tsx as an import hook), returning stderr (the summary). */
 const sft = (args: ReadonlyArray<string>) => {
@@ -108,23 +108,6 @@ describe("sft.ts prepare", () => {
     expect(r.out).toContain(`${join(dir, "bad.jsonl")}:2: message 0 has unknown role "moderator"`)
     expect(existsSync(join(dir, "bad.out.jsonl"))).toBe(false)
   }, 60_000)
-
-  const realTokenizer = resolve(sharedData, "tokenizer/smollm2/tokenizer.json")
-  const realAlpaca = resolve(sharedData, "sft/alpaca_en_demo.json")
-  it.skipIf(!existsSync(realTokenizer) || !existsSync(realAlpaca))("prepares the real Alpaca sample with SmolLM2's tokenizer, ids equal to HF's", async () => {
-    const out = join(dir, "alpaca-real.jsonl")
-    const r = sft(["prepare", "--tokenizer", realTokenizer, "--input", realAlpaca, "--output", out])
-    expect(r.status, r.out).toBe(0)
-    const rows = rowsOf(out)
-    const records = JSON.parse(readFileSync(realAlpaca, "utf8")) as Array<{ instruction: string; input: string; output: string }>
-    expect(rows.length).toBe(records.length)
-    const real = HfTokenizer.fromFile(realTokenizer)
-    await sameIdsAsHf(real, rows)
-    // Each record's only target run is its output and the closing <|im_end|>.
-    for (const i of [0, 1, Math.floor(rows.length / 2), rows.length - 1]) {
-      expect(await targetRuns(real, rows[i]!)).toEqual([`${records[i]!.output}<|im_end|>`])
-    }
-  }, 120_000)
 })
 
 // The program's own help names every flag (the CLI style of the other programs).

@@ -1,4 +1,5 @@
 import { expect } from "@effect/vitest"
+import { mulberry32 } from "../../src/data/random/mulberry32.ts"
 
 export interface Disagreement {
   readonly maxAbsError: number
@@ -42,17 +43,8 @@ export const testSeed = (): number => {
   return fromEnv === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(fromEnv)
 }
 
-/** mulberry32: small, fast and good enough for test inputs. */
-export const rng = (seed: number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** mulberry32 (src/data/random/mulberry32.ts), the generator of the kernels' cases too. */
+export const rng = mulberry32
 
 export const randomArray = (next: () => number, size: number, lo = -1, hi = 1): Float32Array =>
   Float32Array.from({ length: size }, () => lo + (hi - lo) * next())

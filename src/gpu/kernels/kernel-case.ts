@@ -1,6 +1,7 @@
 import type { Effect, Scope } from "effect"
 import type { GpuError } from "../errors.ts"
 import type { GpuShape } from "../Gpu.ts"
+import { mulberry32 } from "../../data/random/mulberry32.ts"
 
 /**
  * A kernel test case: random inputs of one shape, the GPU kernel run on them, and the CPU reference run on the
@@ -61,17 +62,6 @@ export const kernelCase = <I>(spec: KernelCaseSpec<I>): KernelCase => ({
   }
 })
 
-/** mulberry32: small, fast and good enough for test inputs (the same generator as test/support/compare.ts). */
-export const mulberry32 = (seed: number): Rng => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * The generator of one case: the run's seed mixed with the case's name (FNV-1a), so that one seed replays any

@@ -1,14 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, readFileSync } from "node:fs"
-import { resolve } from "node:path"
 import { Tokenizer as HfTokenizer } from "tokenizers"
 import { byteToChar, utf8 } from "../../../src/data/tokenizer/byte-level.ts"
 import { type ChatMessage, ChatTemplateError, defaultChatTemplate, makeChatTemplate } from "../../../src/data/tokenizer/chat-template.ts"
 import { type SftExample, tokenizeConversation } from "../../../src/data/tokenizer/sft-example.ts"
 import { TokenAlignmentError, tokenByteStarts } from "../../../src/data/tokenizer/token-offsets.ts"
 import { makeTokenizer, type TokenizerShape } from "../../../src/data/tokenizer/Tokenizer.ts"
-import { sharedData, trainedTokenizerJson } from "./reference.ts"
+import { trainedTokenizerJson } from "./reference.ts"
 
 const chat: ReadonlyArray<ChatMessage> = [
   { role: "user", content: "What is 2 + 2?" },
@@ -73,17 +71,6 @@ describe("assistant-only loss masks", () => {
       const t = yield* makeTokenizer(json, { name: "trained" })
       const e = yield* checkChatMask(t, HfTokenizer.fromString(json))
       expect(e.text.startsWith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")).toBe(true)
-    }).pipe(Effect.scoped))
-
-  const real = resolve(sharedData, "tokenizer/smollm2/tokenizer.json")
-  it.effect.skipIf(!existsSync(real))("the same chat with SmolLM2's released tokenizer (when the shared data is present)", () =>
-    Effect.gen(function*() {
-      const json = readFileSync(real, "utf8")
-      const t = yield* makeTokenizer(json, { name: "smollm2" })
-      const e = yield* checkChatMask(t, HfTokenizer.fromString(json))
-      // <|im_start|> is id 1 and <|im_end|> id 2 in SmolLM2's vocabulary; the text starts with the system turn.
-      expect(Array.from(e.ids.subarray(0, 2))).toEqual([1, t.tokenToId("system")])
-      expect(e.ids.filter((id) => id === 2).length).toBe(5)
     }).pipe(Effect.scoped))
 
   it.effect("a token is a target when its first character is: a header-straddling token is not, a half-character token follows its character", () =>
