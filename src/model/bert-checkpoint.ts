@@ -4,7 +4,8 @@ import { writeFolderAtomic } from "../data/io/atomic.ts"
 import { type BertConfig, BertConfigError, bertConfigFromHf, bertConfigToHf } from "./bert-config.ts"
 import { bertParameterSpecs, type BertParts, classifierWeight, poolerWeight } from "./bert-parameters.ts"
 import type { Weights } from "./parameters.ts"
-import { encodeSafetensors, parseSafetensors, SafetensorsError, type StTensor } from "./safetensors.ts"
+import { readSafetensorsFolder } from "./checkpoint.ts"
+import { encodeSafetensors, SafetensorsError, type StTensor } from "./safetensors.ts"
 
 /**
  * A BERT Hugging Face folder: `config.json` plus `model.safetensors` (or shards listed in
@@ -29,7 +30,6 @@ export class BertWeightsError extends Schema.TaggedError<BertWeightsError>()("Be
 
 export type BertCheckpointError = BertConfigError | BertWeightsError | SafetensorsError | PlatformError.PlatformError | WriteError
 
-const IndexJson = Schema.Struct({ weight_map: Schema.Record(Schema.String, Schema.String) })
 
 /** The `BertModel` name of a stored tensor: without `bert.`, and old TF-converted LayerNorm `gamma`/`beta` renamed. */
 const canonicalName = (stored: string): string =>
@@ -42,31 +42,9 @@ const ignored = (name: string): boolean =>
   name.endsWith("embeddings.position_ids") || name.endsWith("embeddings.token_type_ids")
 
 const readTensors = (dir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const single = path.join(dir, "model.safetensors")
-    const indexPath = path.join(dir, "model.safetensors.index.json")
-    let files: Array<string>
-    if (yield* fs.exists(single)) files = [single]
-    else if (yield* fs.exists(indexPath)) {
-      const index = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(IndexJson))(yield* fs.readFileString(indexPath)).pipe(
-        Effect.mapError((e) => new SafetensorsError({ message: `${indexPath}: ${e.message}` }))
-      )
-      files = [...new Set(Object.values(index.weight_map))].map((f) => path.join(dir, f))
-    } else {
-      const pickle = (yield* fs.exists(path.join(dir, "pytorch_model.bin"))) ? " (pytorch_model.bin is a pickle, which is not read: convert it)" : ""
-      return yield* new SafetensorsError({ message: `${dir} has neither model.safetensors nor model.safetensors.index.json${pickle}` })
-    }
+  Effect.map(readSafetensorsFolder(dir), (tensors) => {
     const found = new Map<string, { readonly stored: string; readonly tensor: StTensor }>()
-    for (const file of files) {
-      const bytes = yield* fs.readFile(file)
-      const { tensors } = yield* Effect.try({
-        try: () => parseSafetensors(bytes, file),
-        catch: (e) => e instanceof SafetensorsError ? e : new SafetensorsError({ message: `${file}: ${String(e)}` })
-      })
-      for (const [stored, tensor] of tensors) if (!ignored(stored)) found.set(canonicalName(stored), { stored, tensor })
-    }
+    for (const [stored, tensor] of tensors) if (!ignored(stored)) found.set(canonicalName(stored), { stored, tensor })
     return found
   })
 

@@ -3,7 +3,7 @@ import type { WriteError } from "../data/errors.ts"
 import { writeFolderAtomic } from "../data/io/atomic.ts"
 import { configFromHf, configToHf, type LlamaConfig, ModelConfigError } from "./config.ts"
 import { elementCount, parameterSpecs, type Weights } from "./parameters.ts"
-import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts"
+import { encodeSafetensors, parseSafetensors, SafetensorsError, type StTensor } from "./safetensors.ts"
 import { generationConfigJson } from "./tokenizer-files.ts"
 
 /**
@@ -23,6 +23,38 @@ const IndexJson = Schema.Struct({ weight_map: Schema.Record(Schema.String, Schem
 const safe = <A>(f: () => A) =>
   Effect.try({ try: f, catch: (e) => e instanceof SafetensorsError ? e : new SafetensorsError({ message: String(e) }) })
 
+/**
+ * Every tensor of a Hugging Face folder's `model.safetensors`, or of the shards its `model.safetensors.index.json`
+ * lists, by stored name (what both the Llama and the BERT loaders read).
+ */
+export const readSafetensorsFolder = (
+  dir: string
+): Effect.Effect<Map<string, StTensor>, SafetensorsError | PlatformError.PlatformError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const single = path.join(dir, "model.safetensors")
+    const indexPath = path.join(dir, "model.safetensors.index.json")
+    let files: Array<string>
+    if (yield* fs.exists(single)) files = [single]
+    else if (yield* fs.exists(indexPath)) {
+      const index = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(IndexJson))(yield* fs.readFileString(indexPath)).pipe(
+        Effect.mapError((e) => new SafetensorsError({ message: `${indexPath}: ${e.message}` }))
+      )
+      files = [...new Set(Object.values(index.weight_map))].map((f) => path.join(dir, f))
+    } else {
+      const pickle = (yield* fs.exists(path.join(dir, "pytorch_model.bin"))) ? " (pytorch_model.bin is a pickle, which is not read: convert it)" : ""
+      return yield* new SafetensorsError({ message: `${dir} has neither model.safetensors nor model.safetensors.index.json${pickle}` })
+    }
+    const found = new Map<string, StTensor>()
+    for (const file of files) {
+      const bytes = yield* fs.readFile(file)
+      const { tensors } = yield* safe(() => parseSafetensors(bytes, file))
+      for (const [name, t] of tensors) found.set(name, t)
+    }
+    return found
+  })
+
 export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -37,25 +69,8 @@ export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError
       Effect.mapError((e) => new ModelConfigError({ message: e.message.startsWith("config.json") ? `${configPath}${e.message.slice("config.json".length)}` : `${configPath}: ${e.message}` }))
     )
 
-    const single = path.join(dir, "model.safetensors")
-    const indexPath = path.join(dir, "model.safetensors.index.json")
-    let files: Array<string>
-    if (yield* fs.exists(single)) files = [single]
-    else if (yield* fs.exists(indexPath)) {
-      const index = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(IndexJson))(yield* fs.readFileString(indexPath)).pipe(
-        Effect.mapError((e) => new SafetensorsError({ message: `${indexPath}: ${e.message}` }))
-      )
-      files = [...new Set(Object.values(index.weight_map))].map((f) => path.join(dir, f))
-    } else {
-      return yield* new SafetensorsError({ message: `${dir} has neither model.safetensors nor model.safetensors.index.json` })
-    }
-
     const found = new Map<string, Float32Array>()
-    for (const file of files) {
-      const bytes = yield* fs.readFile(file)
-      const { tensors } = yield* safe(() => parseSafetensors(bytes, file))
-      for (const [name, t] of tensors) found.set(name, t.data)
-    }
+    for (const [name, t] of yield* readSafetensorsFolder(dir)) found.set(name, t.data)
 
     const weights = new Map<string, Float32Array>()
     for (const spec of parameterSpecs(config)) {
