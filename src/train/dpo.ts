@@ -317,10 +317,7 @@ export const trainDpo = (o: DpoOptions): Stream.Stream<DpoStepMetrics, DpoError,
     const cache = yield* referenceLogProbs(gpu, model, o.pairs, path.join(o.out, "reference-logps.jsonl"), referenceName(o.init), model.setWeights(reference.weights))
     yield* Effect.logInfo(`Reference log-probs: ${cache.computed} of ${o.pairs.length} pairs computed, the rest read from the cache`)
     yield* model.setWeights(resumed?.weights ?? reference.weights)
-    for (const [name, { m, v }] of resumed?.moments ?? []) {
-      yield* gpu.write(optimizer.moments.get(name)!.m, m)
-      yield* gpu.write(optimizer.moments.get(name)!.v, v)
-    }
+    yield* optimizer.writeMoments(resumed?.moments ?? [])
 
     const order = epochOrder(o.pairs.length, o.epochs, o.seed)
     const pairsPerStep = o.pairsPerBatch * o.gradAccum
@@ -330,8 +327,7 @@ export const trainDpo = (o: DpoOptions): Stream.Stream<DpoStepMetrics, DpoError,
     const saveCheckpoint = Effect.gen(function*() {
       const dir = path.join(run.checkpoints, checkpointName(step))
       const weights = yield* model.readWeights
-      const moments = new Map<string, { m: Float32Array; v: Float32Array }>()
-      for (const [name, { m, v }] of optimizer.moments) moments.set(name, { m: yield* gpu.readF32(m), v: yield* gpu.readF32(v) })
+      const moments = yield* optimizer.readMoments
       // The trainer state's data is the pairs file, its position the pairs consumed in training order.
       const state = {
         format: "smol-pipeline trainer_state v1", step, data: { _tag: "IdsJsonl", path: o.pairsFile }, data_position: step * pairsPerStep,

@@ -24,6 +24,10 @@ export const smollm2AdamW: AdamWOptions = { beta1: 0.9, beta2: 0.95, eps: 1e-8, 
 
 export interface GpuAdamW {
   readonly moments: ReadonlyMap<string, { readonly m: GpuBuffer; readonly v: GpuBuffer }>
+  /** The moments read back, for a checkpoint. */
+  readonly readMoments: Effect.Effect<Map<string, { m: Float32Array; v: Float32Array }>, GpuError>
+  /** Moments from a checkpoint written to the device (the others stay as they are). */
+  readonly writeMoments: (moments: Iterable<readonly [string, { readonly m: Float32Array; readonly v: Float32Array }]>) => Effect.Effect<void, GpuError>
   /** Writes this step's learning rate and bias corrections; `step` counts from 1. */
   readonly prepare: (step: number, lr: number) => Effect.Effect<void, GpuError>
   /** Norm, clip coefficient and the update of every tensor: one list of steps, no read-back. */
@@ -84,6 +88,18 @@ export const makeGpuAdamW = (
     }
     return {
       moments,
+      readMoments: Effect.gen(function*() {
+        const out = new Map<string, { m: Float32Array; v: Float32Array }>()
+        for (const [name, { m, v }] of moments) out.set(name, { m: yield* gpu.readF32(m), v: yield* gpu.readF32(v) })
+        return out
+      }),
+      writeMoments: (saved) =>
+        Effect.gen(function*() {
+          for (const [name, { m, v }] of saved) {
+            yield* gpu.write(moments.get(name)!.m, m)
+            yield* gpu.write(moments.get(name)!.v, v)
+          }
+        }),
       prepare: (step, lr) =>
         gpu.write(hyper, Float32Array.of(lr, 1 - options.beta1 ** step, Math.sqrt(1 - options.beta2 ** step))),
       steps,

@@ -115,10 +115,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
     const model = yield* makeLlamaGpu(gpu, config, o.batchSize, o.seqLen, o.maxBindingBytes === undefined ? {} : { maxBindingBytes: o.maxBindingBytes })
     const optimizer = yield* makeGpuAdamW(gpu, parameterSpecs(config), model.params, model.grads, o.optimizer, o.maxBindingBytes)
     yield* model.setWeights(start.weights)
-    for (const [name, { m, v }] of start.moments ?? []) {
-      yield* gpu.write(optimizer.moments.get(name)!.m, m)
-      yield* gpu.write(optimizer.moments.get(name)!.v, v)
-    }
+    yield* optimizer.writeMoments(start.moments ?? [])
 
     const tokensPerStep = o.batchSize * o.seqLen * o.gradAccum
     const flopsPerStep = flopsPerToken(config, o.seqLen) * tokensPerStep
@@ -131,8 +128,7 @@ export const train = (o: TrainOptions): Stream.Stream<StepMetrics, TrainError, G
     const saveCheckpoint = Effect.gen(function*() {
       const dir = path.join(run.checkpoints, checkpointName(step))
       const weights = yield* model.readWeights
-      const moments = new Map<string, { m: Float32Array; v: Float32Array }>()
-      for (const [name, { m, v }] of optimizer.moments) moments.set(name, { m: yield* gpu.readF32(m), v: yield* gpu.readF32(v) })
+      const moments = yield* optimizer.readMoments
       const state = {
         format: "smol-pipeline trainer_state v1", step, data: o.data, data_position: dataPosition, tokens_seen: tokensSeen,
         seq_len: o.seqLen, batch_size: o.batchSize, grad_accum: o.gradAccum, schedule: o.schedule, optimizer: o.optimizer
