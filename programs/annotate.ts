@@ -14,7 +14,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
-import { runMain } from "../src/cli/program.ts"
+import { atLeast, defaulting, positive, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
@@ -79,27 +79,27 @@ const annotate = Command.make(
     output: Flag.String("output").pipe(Flag.withDescription("OUT folder: annotated/, failed/, cache/, summary.json")),
     endpoint: Flag.String("endpoint").pipe(Flag.withDescription("Base URL of an OpenAI-compatible API, ending in /v1 (POST …/chat/completions)")),
     model: Flag.String("model").pipe(Flag.withDescription("Model name sent in each request (and part of the cache key)")),
-    apiKeyEnv: Flag.String("api-key-env").pipe(Flag.withDescription("Environment variable holding the API key (none sent if unset)"), Flag.withDefault("OPENAI_API_KEY")),
+    apiKeyEnv: Flag.String("api-key-env").pipe(defaulting("OPENAI_API_KEY", "Environment variable holding the API key (none sent if unset)")),
     prompt: Flag.Literals("prompt", builtinPromptNames).pipe(Flag.withDescription("A built-in prompt of the recipe"), Flag.optional),
     language: Flag.String("language").pipe(Flag.withDescription(`Stack-Edu language: ${Object.keys(stackEduLanguages).join("|")}`), Flag.optional),
     promptFile: Flag.String("prompt-file").pipe(Flag.withDescription("Your own prompt, with {text} where the document goes"), Flag.optional),
     scorePattern: Flag.String("score-pattern").pipe(Flag.withDescription("With --prompt-file: regex whose group 1 is the score (default: (?:Educational|Final) score:\\s*(\\d+))"), Flag.optional),
-    maxScore: Flag.Int("max-score").pipe(Flag.withDescription("With --prompt-file: the top of the scale (default 5)"), Flag.optional),
-    maxChars: Flag.Int("max-chars").pipe(Flag.withDescription("Cut each text to this many characters before prompting (part of the prompt version)"), Flag.optional),
-    concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Requests in flight at once"), Flag.withDefault(16)),
-    maxRequestsPerSecond: Flag.Finite("max-requests-per-second").pipe(Flag.withDescription("Space requests (retries included) to at most this rate"), Flag.optional),
-    timeout: Flag.Finite("timeout").pipe(Flag.withDescription("Seconds per attempt before it is abandoned and retried"), Flag.withDefault(120)),
-    maxAttempts: Flag.Int("max-attempts").pipe(Flag.withDescription("Attempts per document on 429 / 5xx / dropped connection / timeout / malformed reply"), Flag.withDefault(6)),
-    backoffBaseMs: Flag.Int("backoff-base-ms").pipe(Flag.withDescription("Backoff before the 2nd attempt, doubled each time, with jitter"), Flag.withDefault(1000)),
-    backoffMaxMs: Flag.Int("backoff-max-ms").pipe(Flag.withDescription("Longest backoff (a Retry-After may ask for more, up to 5 minutes)"), Flag.withDefault(60_000)),
+    maxScore: Flag.Int("max-score").pipe(atLeast(1), Flag.withDescription("With --prompt-file: the top of the scale (default 5)"), Flag.optional),
+    maxChars: Flag.Int("max-chars").pipe(atLeast(1), Flag.withDescription("Cut each text to this many characters before prompting (part of the prompt version)"), Flag.optional),
+    concurrency: Flag.Int("concurrency").pipe(atLeast(1), defaulting(16, "Requests in flight at once")),
+    maxRequestsPerSecond: Flag.Finite("max-requests-per-second").pipe(positive, Flag.withDescription("Space requests (retries included) to at most this rate"), Flag.optional),
+    timeout: Flag.Finite("timeout").pipe(positive, defaulting(120, "Seconds per attempt before it is abandoned and retried")),
+    maxAttempts: Flag.Int("max-attempts").pipe(atLeast(1), defaulting(6, "Attempts per document on 429 / 5xx / dropped connection / timeout / malformed reply")),
+    backoffBaseMs: Flag.Int("backoff-base-ms").pipe(atLeast(0), defaulting(1000, "Backoff before the 2nd attempt, doubled each time, with jitter")),
+    backoffMaxMs: Flag.Int("backoff-max-ms").pipe(atLeast(0), defaulting(60_000, "Longest backoff (a Retry-After may ask for more, up to 5 minutes)")),
     temperature: Flag.Finite("temperature").pipe(Flag.withDescription("Sampling temperature (server default if unset)"), Flag.optional),
-    maxTokens: Flag.Int("max-tokens").pipe(Flag.withDescription("max_tokens per reply (server default if unset)"), Flag.optional),
-    limit: Flag.Int("limit").pipe(Flag.withDescription("Read at most this many documents"), Flag.optional),
-    sample: Flag.Int("sample").pipe(Flag.withDescription("Annotate a seeded uniform sample of this many documents"), Flag.optional),
-    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of --sample"), Flag.withDefault(0)),
-    textKey: Flag.String("text-key").pipe(Flag.withDescription("Field holding the text"), Flag.withDefault("text")),
-    idKey: Flag.String("id-key").pipe(Flag.withDescription("Field holding the document id"), Flag.withDefault("id")),
-    progressInterval: Flag.Finite("progress-interval").pipe(Flag.withDescription("Seconds between progress lines on stderr"), Flag.withDefault(5))
+    maxTokens: Flag.Int("max-tokens").pipe(atLeast(1), Flag.withDescription("max_tokens per reply (server default if unset)"), Flag.optional),
+    limit: Flag.Int("limit").pipe(atLeast(1), Flag.withDescription("Read at most this many documents"), Flag.optional),
+    sample: Flag.Int("sample").pipe(atLeast(1), Flag.withDescription("Annotate a seeded uniform sample of this many documents"), Flag.optional),
+    seed: Flag.Int("seed").pipe(defaulting(0, "Seed of --sample")),
+    textKey: Flag.String("text-key").pipe(defaulting("text", "Field holding the text")),
+    idKey: Flag.String("id-key").pipe(defaulting("id", "Field holding the document id")),
+    progressInterval: Flag.Finite("progress-interval").pipe(positive, defaulting(5, "Seconds between progress lines on stderr"))
   },
   (o) =>
     Effect.gen(function*() {

@@ -94,6 +94,8 @@ const train = Command.make(
       const counter = new WordCounter()
       let documents = 0
       yield* Stream.runForEach(texts(input), (text) => Effect.sync(() => (counter.add(text), documents++)))
+      // A tokenizer of the byte alphabet alone would train "successfully" and then encode everything byte by byte.
+      if (documents === 0) return yield* tokenizerError("Train", `no documents to train on in ${input.join(", ")}`)
       const json = yield* Effect.try({
         try: () => trainBpe(counter, { vocabSize, specialTokens: specialTokens.split(",").filter((s) => s.length > 0), minFrequency }),
         catch: (e) => tokenizerError("Train", (e as Error).message, e)

@@ -16,6 +16,9 @@ export const defaulting = <const A>(value: A, description: string, shown = Strin
 /** An integer flag of at least `min`. */
 export const atLeast = (min: number) => Flag.filter((n: number) => Number.isSafeInteger(n) && n >= min, () => `an integer ≥ ${min}`)
 
+/** A number flag above 0. */
+export const positive = Flag.filter((n: number) => Number.isFinite(n) && n > 0, () => "a number > 0")
+
 /**
  * Reports a failure on stderr and fails on with it; not an interruption, nor a command-line error, which effect/cli
  * has already shown with the usage.
