@@ -44,7 +44,7 @@ import { CLASSIFIER_KINDS } from "../src/classify/QualityClassifier.ts"
 import { parseThresholdOverrides } from "../src/classify/threshold-stage.ts"
 import { evaluateClassifier, evaluationJson, evaluationReport, saveTrainedClassifier, trainClassifier, writeEvaluation } from "../src/classify/train-classifier.ts"
 import { executorFlags, executorFromFlags } from "../src/cli/executor-flags.ts"
-import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { atLeast, defaulting, positive, runMain } from "../src/cli/program.ts"
 import { DataConfigError } from "../src/data/errors.ts"
 import type { Executor } from "../src/data/executor/run-job.ts"
 import { describeSubmission } from "../src/data/executor/slurm.ts"
@@ -90,6 +90,7 @@ const train = Command.make(
     mode: Flag.Literals("mode", ["regression", "softmax"]).pipe(defaulting("regression" as const, "N-gram head: one regression output (MSE) or six classes (cross-entropy)")),
     epochs: Flag.Int("epochs").pipe(atLeast(1), Flag.withDescription(`Passes over the training split (default: ${NGRAM_DEFAULTS.epochs} for ngram, ${ENCODER_HEAD_DEFAULTS.epochs} for encoder)`), Flag.optional),
     learningRate: Flag.Finite("learning-rate").pipe(
+      positive,
       Flag.withDescription(`Initial step, decayed linearly to 0 (default: ${NGRAM_DEFAULTS.learningRate} SGD for ngram, ${ENCODER_HEAD_DEFAULTS.learningRate} AdamW for encoder)`),
       Flag.optional
     ),

@@ -13,7 +13,7 @@
  */
 import { Console, Effect, Option, Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
-import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { atLeast, defaulting, fraction, nonNegative, positive, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/chat-template.ts"
 import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
@@ -39,17 +39,17 @@ const dpo = Command.make(
       Flag.withDescription("A tokenizer_config.json with a chat_template, or a .jinja file (default: SmolLM2-Instruct's ChatML template)"),
       Flag.optional
     ),
-    beta: Flag.Finite("beta").pipe(defaulting(smollm2DpoBeta, "β of the sigmoid loss (SmolLM2: 0.5)")),
-    lr: Flag.Finite("lr").pipe(defaulting(1e-6, "Peak learning rate (SmolLM2: 1e-6)")),
-    warmupRatio: Flag.Finite("warmup-ratio").pipe(defaulting(0.1, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
+    beta: Flag.Finite("beta").pipe(positive, defaulting(smollm2DpoBeta, "β of the sigmoid loss (SmolLM2: 0.5)")),
+    lr: Flag.Finite("lr").pipe(positive, defaulting(1e-6, "Peak learning rate (SmolLM2: 1e-6)")),
+    warmupRatio: Flag.Finite("warmup-ratio").pipe(fraction, defaulting(0.1, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
     epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(2, "Passes over the pairs (the paper: 2; the handbook config: 3)")),
     batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(2, "Pairs per micro-batch (2 rows each; the handbook: 2 per device)")),
     gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription(`Micro-batches per optimizer step (default: a global batch of ${globalBatch} pairs)`), Flag.optional),
     maxLength: Flag.Int("max-length").pipe(atLeast(2), defaulting(smollm2DpoLengths.maxLength, "Prompt + completion tokens at most")),
     maxPromptLength: Flag.Int("max-prompt-length").pipe(atLeast(1), defaulting(smollm2DpoLengths.maxPromptLength, "Prompt tokens kept (its end) when a pair is too long")),
     seed: Flag.Int("seed").pipe(defaulting(42, "Seed of the epochs' shuffles")),
-    weightDecay: Flag.Finite("weight-decay").pipe(defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
-    clip: Flag.Finite("clip").pipe(defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
+    weightDecay: Flag.Finite("weight-decay").pipe(nonNegative, defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
+    clip: Flag.Finite("clip").pipe(nonNegative, defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
     saveEvery: Flag.Int("save-every").pipe(atLeast(0), defaulting(0, "Checkpoint every N steps (0: only at the end)")),
     saveDtype: Flag.Literals("save-dtype", ["f32", "bf16"]).pipe(defaulting("f32", "Weights in model.safetensors (the trainer state keeps f32 either way)")),
     resume: Flag.Boolean("resume").pipe(defaulting(false, "Continue from the newest checkpoint in --out", "off")),

@@ -22,7 +22,7 @@
  */
 import { Console, Effect, FileSystem, Option, Path, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
-import { atLeast, defaulting, runMain } from "../src/cli/program.ts"
+import { atLeast, defaulting, fraction, nonNegative, positive, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
@@ -116,10 +116,10 @@ const train = Command.make(
     batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(4, "Rows per micro-batch (SmolLM2: 4 per device)")),
     gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription("Micro-batches per optimizer step (default: a global batch of 128 rows, SmolLM2's)"), Flag.optional),
     epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(sftDefaults.epochs, "Passes over the rows (SmolLM2: 2)")),
-    lr: Flag.Finite("lr").pipe(Flag.withDescription("Peak learning rate (default: SmolLM2's, 1e-3 below 1B parameters, 3e-4 for 1.7B)"), Flag.optional),
-    warmupRatio: Flag.Finite("warmup-ratio").pipe(defaulting(sftDefaults.warmupRatio, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
-    weightDecay: Flag.Finite("weight-decay").pipe(defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
-    clip: Flag.Finite("clip").pipe(defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
+    lr: Flag.Finite("lr").pipe(positive, Flag.withDescription("Peak learning rate (default: SmolLM2's, 1e-3 below 1B parameters, 3e-4 for 1.7B)"), Flag.optional),
+    warmupRatio: Flag.Finite("warmup-ratio").pipe(fraction, defaulting(sftDefaults.warmupRatio, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
+    weightDecay: Flag.Finite("weight-decay").pipe(nonNegative, defaulting(sftAdamW.weightDecay, "AdamW weight decay (transformers' default)")),
+    clip: Flag.Finite("clip").pipe(nonNegative, defaulting(sftAdamW.clip, "Global gradient-norm clipping (0: off)")),
     decontaminate: Flag.String("decontaminate").pipe(
       Flag.withDescription("Comma-separated evaluation files (.jsonl/.json: every string; else the whole text): drop conversations sharing a 10-gram with them"),
       Flag.optional

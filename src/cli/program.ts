@@ -18,6 +18,10 @@ export const atLeast = (min: number) => Flag.filter((n: number) => Number.isSafe
 
 /** A number flag above 0. */
 export const positive = Flag.filter((n: number) => Number.isFinite(n) && n > 0, () => "a number > 0")
+/** A number flag of 0 or more. */
+export const nonNegative = Flag.filter((n: number) => Number.isFinite(n) && n >= 0, () => "a number ≥ 0")
+/** A share of something: at least 0, below 1. */
+export const fraction = Flag.filter((n: number) => n >= 0 && n < 1, () => "a fraction in [0, 1)")
 
 /**
  * Reports a failure on stderr and fails on with it; not an interruption, nor a command-line error, which effect/cli
