@@ -4,9 +4,10 @@
  *   npx tsx programs/dpo.ts --init sft-model/ --input ultrafeedback.jsonl --out runs/dpo \
  *     [--beta 0.5] [--lr 1e-6] [--epochs 2] [--batch-size 2] [--grad-accum 64] [--max-length 1024] [--max-prompt-length 512]
  *
- * Input: JSONL in the UltraFeedback-binarized layout, `{"prompt", "chosen", "rejected"}` with `chosen`/`rejected`
- * message lists ending with the assistant reply (or plain strings, the reply to `prompt`); rendered with the chat
- * template, truncated as TRL does. The reference model is `--init` itself: its log-probs are computed once into
+ * Input: the UltraFeedback-binarized layout, `{"prompt", "chosen", "rejected"}` with `chosen`/`rejected` message
+ * lists ending with the assistant reply (or plain strings, the reply to `prompt`), as JSONL, a JSON array or Parquet
+ * (what the dataset ships); rendered with the chat template, truncated as TRL does. A bad record stops the run with
+ * its file and line (or Parquet row), and so does an input with no pairs. The reference model is `--init` itself: its log-probs are computed once into
  * OUT/reference-logps.jsonl (reused on resume), then the policy trains with the sigmoid loss; OUT/metrics.jsonl has
  * TRL's loss, rewards/chosen, rewards/rejected, rewards/accuracies and rewards/margins per step, and
  * OUT/checkpoints/step-N are chat models. Defaults are SmolLM2's DPO (notes smollm2-recipe.md §7.3, §11).
@@ -32,7 +33,7 @@ const dpo = Command.make(
   "dpo",
   {
     init: Flag.String("init").pipe(Flag.withDescription("The policy and reference model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json) (required)")),
-    input: Flag.String("input").pipe(Flag.withDescription("Preference pairs, JSONL: {\"prompt\", \"chosen\", \"rejected\"} (UltraFeedback-binarized layout) (required)")),
+    input: Flag.String("input").pipe(Flag.withDescription("Preference pairs {\"prompt\", \"chosen\", \"rejected\"} (UltraFeedback-binarized layout): .jsonl, .json or .parquet (required)")),
     out: Flag.String("out").pipe(Flag.withDescription("The run's folder: OUT/reference-logps.jsonl, OUT/checkpoints/step-N, OUT/metrics.jsonl (required)")),
     tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("A tokenizer.json (default: the one in --init)"), Flag.optional),
     template: Flag.String("template").pipe(

@@ -8,8 +8,8 @@
  * its ids (HF-exact, as `apply_chat_template(tokenize=True)`), and 1 for each token the loss is taken on (assistant
  * contents and their closing `<|im_end|>`). It is the inspectable form of what training sees. Inputs: SmolTalk
  * `messages`, ShareGPT `conversations` or Alpaca records, as JSONL, a JSON array or Parquet; a bad record stops the
- * run with its file and line (or Parquet row), and the output is written through a temporary file, so a failed run
- * leaves none.
+ * run with its file and line (or Parquet row), an input with no conversations stops it naming the file (for `train`
+ * too), and the output is written through a temporary file, so a failed run leaves none.
  *
  *   npx tsx programs/sft.ts train --init base-model/ --input chats.jsonl --out runs/sft \
  *     [--packing concat|bfd] [--loss assistant|all] [--epochs 2] [--lr …] [--decontaminate humaneval.jsonl,ifeval.jsonl]
@@ -37,7 +37,7 @@ import { stepFields } from "../src/train/step-log.ts"
 import { train as runTrainer, type TrainOptions } from "../src/train/trainer.ts"
 import { writeLinesAtomic } from "../src/data/io/jsonl.ts"
 import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/chat-template.ts"
-import { conversationError, readConversations } from "../src/data/tokenizer/conversations.ts"
+import { conversationError, noConversations, readConversations } from "../src/data/tokenizer/conversations.ts"
 import { CHATML_END_OF_TURN, sftExampleLine, tokenizeConversation } from "../src/data/tokenizer/sft-example.ts"
 import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
 import { writeFileAtomic } from "../src/data/io/atomic.ts"
@@ -66,6 +66,7 @@ const prepare = Command.make(
       const t = yield* loadTokenizer(tokenizer)
       const chat = Option.isSome(template) ? yield* loadChatTemplate(template.value) : yield* defaultChatTemplate()
       const started = performance.now()
+      let conversationsRead = 0
       let tokens = 0
       let targets = 0
       const lines = readConversations(input, { format }).pipe(
@@ -77,11 +78,14 @@ const prepare = Command.make(
         ),
         Stream.tap((e) =>
           Effect.sync(() => {
+            conversationsRead++
             tokens += e.ids.length
             for (const m of e.mask) targets += m
           })
         ),
-        Stream.map(sftExampleLine)
+        Stream.map(sftExampleLine),
+        // Failing inside the stream leaves no output file: an empty one would read as a finished, empty dataset.
+        Stream.concat(Stream.suspend(() => conversationsRead === 0 ? Stream.fail(noConversations(input)) : Stream.empty))
       )
       const count = yield* writeLinesAtomic(output, lines)
       const seconds = (performance.now() - started) / 1000

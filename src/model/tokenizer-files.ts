@@ -1,4 +1,5 @@
 import { Effect, FileSystem, Schema } from "effect"
+import { SMOLLM2_INSTRUCT_SPECIAL_TOKENS } from "../data/tokenizer/chat-template.ts"
 import { BpeTokenizer } from "../data/tokenizer/core.ts"
 import type { LlamaConfig } from "./config.ts"
 
@@ -34,7 +35,8 @@ export interface ChatTokenizerOptions {
   /**
    * The Jinja chat template, written as `tokenizer_config.json`'s `chat_template` (what `apply_chat_template`
    * reads); ChatML's `<|im_start|>` and `<|im_end|>`, when the tokenizer has them as special tokens, are listed as
-   * `additional_special_tokens`, as in SmolLM2-Instruct's files.
+   * `additional_special_tokens`, and unk is `<|endoftext|>`, as in SmolLM2-Instruct's files (with the config's BOS/EOS
+   * `<|im_start|>`/`<|im_end|>`: bos, eos, pad and unk as transformers loads them for SmolLM2-Instruct).
    */
   readonly chatTemplate?: string
 }
@@ -90,9 +92,17 @@ export const tokenizerFiles = (
     }
     const bos = yield* fromConfig("bos_token_id", config.bosTokenId)
     const eos = yield* fromConfig("eos_token_id", config.eosTokenId)
-    // Byte-level BPE never needs an unknown token; transformers' convention (GPT-2, SmolLM2) names EOS then.
+    const isSpecialToken = (content: string) => {
+      const id = tokenizer.tokenToId(content)
+      return id !== undefined && tokenizer.isSpecial(id)
+    }
+    // Byte-level BPE never needs an unknown token; transformers' convention (GPT-2, SmolLM2) names EOS then. A chat
+    // model keeps its base's, the end-of-text token, as SmolLM2-Instruct does (its EOS became `<|im_end|>`).
     const unkContent = tokenizer.spec.model.unkToken
-    const unk = unkContent !== null && tokenizer.tokenToId(unkContent) !== undefined ? special(unkContent) : eos ?? bos
+    const chatUnk = SMOLLM2_INSTRUCT_SPECIAL_TOKENS["unk_token"]!
+    const unk = unkContent !== null && tokenizer.tokenToId(unkContent) !== undefined
+      ? special(unkContent)
+      : chat.chatTemplate !== undefined && isSpecialToken(chatUnk) ? special(chatUnk) : eos ?? bos
     const pad = eos ?? bos
     const named = { bos_token: bos, eos_token: eos, unk_token: unk, pad_token: pad }
 
@@ -106,10 +116,7 @@ export const tokenizerFiles = (
       : {}
     const markers = chat.chatTemplate === undefined
       ? []
-      : CHATML_SPECIAL_TOKENS.filter((content) => {
-        const id = tokenizer.tokenToId(content)
-        return id !== undefined && tokenizer.isSpecial(id)
-      }).map(special)
+      : CHATML_SPECIAL_TOKENS.filter(isSpecialToken).map(special)
     const tokenizerConfig: Record<string, unknown> = {
       tokenizer_class: "PreTrainedTokenizerFast",
       model_max_length: config.maxPositionEmbeddings,
@@ -122,7 +129,8 @@ export const tokenizerFiles = (
     const asMapEntry = (t: SpecialToken) => t.flags === undefined ? t.content : { content: t.content, ...t.flags }
     const specialTokensMap = {
       ...Object.fromEntries(Object.entries(named).filter(([, t]) => t !== undefined).map(([k, t]) => [k, asMapEntry(t!)])),
-      ...(markers.length === 0 ? {} : { additional_special_tokens: markers.map(asMapEntry) })
+      // Names only, as SmolLM2-Instruct's special_tokens_map.json lists them (the flags are in tokenizer.json).
+      ...(markers.length === 0 ? {} : { additional_special_tokens: markers.map((t) => t.content) })
     }
     return new Map<string, Uint8Array | string>([
       ["tokenizer.json", bytes],

@@ -5,8 +5,8 @@
  * with the generation prompt, each completion is the rest of the full rendering, and each part is tokenized alone.
  */
 import { Effect, type FileSystem, Schema, Stream } from "effect"
-import { type JsonlError, readJsonl } from "../data/io/jsonl.ts"
 import type { ChatMessage, ChatTemplate } from "../data/tokenizer/chat-template.ts"
+import { placeOf, readRecords } from "../data/tokenizer/conversations.ts"
 import type { TokenizerShape } from "../data/tokenizer/Tokenizer.ts"
 
 export class DpoDataError extends Schema.TaggedError<DpoDataError>()("DpoDataError", {
@@ -87,19 +87,31 @@ export const tokenizePair = (
     return { prompt: yield* ids(promptText.text), chosen: yield* ids(c.text), rejected: yield* ids(r.text) }
   })
 
-/** Every pair of a JSONL file, tokenized and truncated, in file order; a bad record fails naming file and line. */
+const decodePairLine = Schema.decodeUnknownEffect(PreferencePairLine)
+
+/**
+ * Every pair of a file, tokenized and truncated, in file order: JSONL, a JSON array or Parquet (what
+ * `HuggingFaceH4/ultrafeedback_binarized` ships: `chosen`/`rejected` lists of `{content, role}` structs, its other
+ * columns ignored), read as SFT's conversations are. A bad record fails naming the file and its line or Parquet row;
+ * a file with no pairs fails too, as training on nothing is never what was meant.
+ */
 export const readPreferencePairs = (
   path: string,
   template: ChatTemplate,
   tokenizer: TokenizerShape,
   lengths: { readonly maxLength: number; readonly maxPromptLength: number }
-): Effect.Effect<Array<DpoExample>, DpoDataError | JsonlError, FileSystem.FileSystem> =>
-  readJsonl(path, PreferencePairLine, { blankLines: "skip" }).pipe(
-    Stream.mapEffect(({ line, value }) =>
-      Effect.flatMap(tokenizePair(template, tokenizer, value), (e) =>
-        typeof e === "string"
-          ? Effect.fail(new DpoDataError({ message: `${path}:${line}: ${e}` }))
-          : Effect.succeed(truncatePair(e, lengths.maxLength, lengths.maxPromptLength)))),
+): Effect.Effect<Array<DpoExample>, DpoDataError, FileSystem.FileSystem> =>
+  readRecords(path).pipe(
+    Stream.mapError((e) => new DpoDataError({ message: e.message })),
+    Stream.mapEffect(({ location, value }) => {
+      const bad = (problem: string) => new DpoDataError({ message: `${placeOf(path, location)}: ${problem}` })
+      return decodePairLine(value).pipe(
+        Effect.mapError((e) => bad(e.message.replaceAll("\n", " "))),
+        Effect.flatMap((line) => tokenizePair(template, tokenizer, line)),
+        Effect.flatMap((e) => typeof e === "string" ? Effect.fail(bad(e)) : Effect.succeed(truncatePair(e, lengths.maxLength, lengths.maxPromptLength)))
+      )
+    }),
     Stream.runCollect,
-    Effect.map((c) => Array.from(c))
+    Effect.map((c) => Array.from(c)),
+    Effect.filterOrFail((pairs) => pairs.length > 0, () => new DpoDataError({ message: `${path}: no preference pairs (an empty file, array or table, or only blank lines): nothing to train on` }))
   )

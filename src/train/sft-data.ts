@@ -6,7 +6,7 @@
 import { Effect, type FileSystem, Schema, Stream } from "effect"
 import { type JsonlError, readJsonl, TokenId } from "../data/io/jsonl.ts"
 import type { ChatTemplate } from "../data/tokenizer/chat-template.ts"
-import { type ConversationError, type ConversationFormat, conversationError, readConversations } from "../data/tokenizer/conversations.ts"
+import { type ConversationError, type ConversationFormat, conversationError, noConversations, readConversations } from "../data/tokenizer/conversations.ts"
 import { tokenizeConversation } from "../data/tokenizer/sft-example.ts"
 import type { TokenizerShape } from "../data/tokenizer/Tokenizer.ts"
 import type { Decontaminator } from "./decontaminate.ts"
@@ -80,6 +80,15 @@ export const prepareSftData = (o: SftDataOptions) =>
         })
       )
     )
+    // Refused here, before any row is written: an empty input would otherwise surface as a puzzling "0 rows".
+    if (total === 0) {
+      return yield* Effect.fail(o.source._tag === "Prepared"
+        ? conversationError(o.source.path, "file", "no prepared rows (an empty file, or only blank lines): nothing to train on")
+        : noConversations(o.source.path))
+    }
+    if (docs.length === 0) {
+      return yield* Effect.fail(conversationError(o.source.path, "file", `all ${total} conversations share a 10-gram with the evaluation texts: nothing left to train on`))
+    }
     const packed = o.packing === "concat"
       ? packConcat(docs, o.rowLength, o.separator, o.loss)
       : packBestFitDecreasing(docs, o.rowLength, o.separator, o.loss)

@@ -67,13 +67,21 @@ export class ConversationError extends Schema.TaggedError<ConversationError>()("
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/** A record's place as messages print it: "FILE:12" (line 12), "FILE (row 7)", or FILE for the whole file. */
+export const placeOf = (file: string, location: string): string => {
+  const line = /^line (\d+)$/.exec(location)
+  return line !== null ? `${file}:${line[1]}` : location === "file" ? file : `${file} (${location})`
+}
+
 /** The error for a record (or the whole file, location "file"), worded as the document readers word theirs. */
 export const conversationError = (file: string, location: string, problem: string, cause?: unknown): ConversationError => {
-  const line = /^line (\d+)$/.exec(location)
-  const where = line !== null ? `${file}:${line[1]}` : location === "file" ? file : `${file} (${location})`
-  const fields = { file, location, message: `${where}: ${problem}` }
+  const fields = { file, location, message: `${placeOf(file, location)}: ${problem}` }
   return new ConversationError(cause === undefined ? fields : { ...fields, cause })
 }
+
+/** The error for a file that holds no conversation at all: an SFT run on it would train on nothing. */
+export const noConversations = (file: string): ConversationError =>
+  conversationError(file, "file", "no conversations (an empty file, an empty array, or only blank lines): nothing to train on")
 
 type JsonRecord = Record<string, unknown>
 const isRecord = (v: unknown): v is JsonRecord => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -199,10 +207,12 @@ export interface ReadConversationsOptions {
   readonly format?: ConversationFormat | "auto"
 }
 
-/** A raw record and its place, before it becomes a conversation. */
-interface RawRecord {
+/** A raw record and its place, before it becomes a conversation (or a preference pair). */
+export interface RawRecord {
   readonly value: unknown
+  /** "line 12" or "row 7", as in `LocatedConversation`. */
   readonly location: string
+  /** 0-based, in file order. */
   readonly index: number
 }
 
@@ -227,10 +237,15 @@ export const readConversations = (
         ? Effect.fail(conversationError(file, r.location, conversation))
         : Effect.succeed({ conversation, location: r.location })
     }
-    return rawRecords(file).pipe(Stream.mapEffect(convert))
+    return readRecords(file).pipe(Stream.mapEffect(convert))
   })
 
-const rawRecords = (file: string): Stream.Stream<RawRecord, ConversationError, FileSystem.FileSystem> => {
+/**
+ * Every record of a JSONL, JSON-array or Parquet file (chosen by the name, as for conversations), undecoded, in file
+ * order: what other record readers (DPO's preference pairs) share with this one. An unreadable file or a line that is
+ * not JSON fails with the file and line.
+ */
+export const readRecords = (file: string): Stream.Stream<RawRecord, ConversationError, FileSystem.FileSystem> => {
   if (file.endsWith(".parquet")) return parquetRecords(file)
   if (file.endsWith(".json")) {
     return Stream.unwrap(Effect.gen(function*() {
