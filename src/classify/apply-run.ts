@@ -65,6 +65,9 @@ export const ThresholdJobConfig = Schema.Struct({
   overrides: Schema.Record(Schema.String, Schema.Number),
   languageKey: Schema.String,
   scoreKey: Schema.String,
+  /** Below-threshold documents kept anyway, a fraction per integer score (see threshold-stage.ts). */
+  downsample: Schema.optionalKey(Schema.Record(Schema.String, Schema.Number)),
+  seed: Schema.optionalKey(Schema.Number),
   kept: Schema.String,
   /** Dropped documents go to DROPPED/threshold/. */
   dropped: Schema.String
@@ -169,7 +172,10 @@ export const runApplyTask = <E, R>(
       ? readShare(job.source)
       : existsSync(rankFile(job.source.folder, rank)) ? readDocuments([rankFile(job.source.folder, rank)]) : Stream.empty
     const exclusion = yield* makeWriter({ folder: path.join(job.dropped, THRESHOLD_ID), rank })
-    const rule = { threshold: job.threshold, overrides: job.overrides, languageKey: job.languageKey, scoreKey: job.scoreKey }
+    const rule = {
+      threshold: job.threshold, overrides: job.overrides, languageKey: job.languageKey, scoreKey: job.scoreKey,
+      ...(job.downsample === undefined ? {} : { downsample: job.downsample }), ...(job.seed === undefined ? {} : { seed: job.seed })
+    }
     return yield* writeAll(input.pipe(counted, applyFilter(thresholdFilter(rule), { stats, exclusion })), job.kept)
   }))
 

@@ -17,6 +17,13 @@ export interface ThresholdRule {
   readonly languageKey?: string
   /** Where its integer score is (default `metadata.int_score`, written by the classify stage). */
   readonly scoreKey?: string
+  /**
+   * Documents below the threshold kept anyway, a fraction per integer score (`{ "2": 0.3 }`), as SmolLM2's
+   * 135M/360M runs downsampled DCLM's low scores ([P] §6). Which ones is a pure function of the id and `seed`,
+   * so the choice does not depend on how the input was split into tasks. Kept ones carry `metadata.downsampled`.
+   */
+  readonly downsample?: Readonly<Record<string, number>>
+  readonly seed?: number
 }
 
 /** The stats block and dropped/ subfolder of the stage. */
@@ -39,15 +46,31 @@ export const thresholdOf = (rule: ThresholdRule, doc: Document): number => {
   return rule.threshold
 }
 
+/** A uniform draw in [0, 1) from a document id and a seed (FNV-1a over both, then a 32-bit finalizer). */
+export const idUniform = (id: string, seed: number): number => {
+  let h = 0x811c9dc5 ^ (seed >>> 0)
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return (h >>> 0) / 2 ** 32
+}
+
 export const thresholdFilter = (rule: ThresholdRule): DocFilter => {
   const scoreKey = rule.scoreKey ?? "metadata.int_score"
+  const downsample = rule.downsample ?? {}
   return {
     id: THRESHOLD_ID,
     filter: (doc) => {
       const score = numericField(doc, scoreKey)
       if (score === undefined) return drop(MISSING_SCORE_REASON)
       const t = thresholdOf(rule, doc)
-      return score >= t ? keep(doc) : drop(belowThresholdReason(t))
+      if (score >= t) return keep(doc)
+      const fraction = downsample[String(Math.floor(score))] ?? 0
+      if (fraction > 0 && idUniform(doc.id, rule.seed ?? 0) < fraction) return keep({ ...doc, metadata: { ...doc.metadata, downsampled: true } })
+      return drop(belowThresholdReason(t))
     }
   }
 }

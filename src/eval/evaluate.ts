@@ -53,6 +53,12 @@ export interface EvaluateOptions {
    * src/eval/chat-prompts.ts); absent, the plain few-shot text.
    */
   readonly chatTemplate?: ChatTemplate
+  /**
+   * Multiple choice: also report `prob_correct`, the probability of the gold choice normalized over the choices
+   * (DataDecide's CORRECT PROB, Magnusson et al. 2025): a smooth metric that ranks datasets from small models
+   * more reliably than accuracy, which moves in steps of 1/N. Not a lighteval metric, so off by default.
+   */
+  readonly correctProb?: boolean
   /** Log-likelihood requests (or generations) per model call. */
   readonly batchSize?: number
   /** Called with 0 done before the first model call (the task's clock starts), then after every batch. */
@@ -184,6 +190,14 @@ export const sampleScores = (
   return scores
 }
 
+/** The softmax over the choices' log-likelihoods, summed over the gold choices. */
+export const correctChoiceProbability = (logProbs: ReadonlyArray<number>, gold: ReadonlyArray<number>): number => {
+  const top = Math.max(...logProbs)
+  const weights = logProbs.map((lp) => Math.exp(lp - top))
+  const total = weights.reduce((a, b) => a + b, 0)
+  return gold.reduce((s, g) => s + (weights[g] ?? 0), 0) / total
+}
+
 export const summarize = (task: string, scores: ReadonlyArray<Record<string, number>>, seconds: number): TaskResult => {
   const names = scores.length === 0 ? [] : Object.keys(scores[0]!)
   return {
@@ -241,7 +255,11 @@ export const evaluateTask = (
         return { logProbs }
       })
     }
-    const scores = instances.map((inst, i) => sampleScores(spec, inst, outputs[i]!))
+    const scores = instances.map((inst, i) => {
+      const sample = sampleScores(spec, inst, outputs[i]!)
+      const logProbs = outputs[i]!.logProbs
+      return options.correctProb === true && logProbs !== undefined ? { ...sample, prob_correct: correctChoiceProbability(logProbs, inst.doc.gold) } : sample
+    })
     const seconds = (performance.now() - started) / 1000
     const result = summarize(spec.name, scores, seconds)
     const groups = [...new Set(instances.map((i) => i.doc.group).filter((g) => g !== undefined))].sort()

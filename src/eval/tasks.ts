@@ -110,6 +110,7 @@ export const builtinTasks: ReadonlyArray<TaskSpec> = [
   // multiple choice over its facts, and its word problems 0-shot, since a tiny model's context has no room for
   // GSM8K's five examples; its worksheets end each solution with "#### N" and a blank line.
   mc("world-facts", "arc", ["world/facts.jsonl"]),
+  mc("world-facts-cloze", "openbookqa", ["world/facts-cloze.jsonl"]),
   {
     name: "world-arithmetic",
     prompt: "gsm8k",

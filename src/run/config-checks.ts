@@ -184,6 +184,25 @@ const checkPolicy = (c: Fields, problems: Array<ConfigProblem>): void => {
   })
 }
 
+const checkAblation = (c: Fields, problems: Array<ConfigProblem>): void => {
+  const a = c.ablation
+  if (a === undefined) return
+  const source = c.sources[a.source]
+  if (source === undefined) {
+    problems.push({ path: ["ablation", "source"], message: `unknown source "${a.source}" (sources: ${list(Object.keys(c.sources))})` })
+  } else if (source.classifier === "none" && source.threshold === undefined) {
+    problems.push({ path: ["ablation", "source"], message: `source "${a.source}" has no classifier or threshold, so with and without it would be the same data` })
+  }
+  a.tasks.forEach((task, t) => {
+    if (!isKnownTask(task)) problems.push({ path: ["ablation", "tasks", t], message: `unknown task "${task}" (known: ${taskList()})` })
+  })
+  for (const task of Object.keys(a.limits)) {
+    if (!a.tasks.includes(task)) problems.push({ path: ["ablation", "limits", task], message: `"${task}" is not among ablation.tasks (${list(a.tasks)})` })
+  }
+  const perStep = tokensPerStep(c.training)
+  if (a.tokens < perStep) problems.push({ path: ["ablation", "tokens"], message: `${formatTokenCount(a.tokens)} is less than one optimizer step (${count(perStep)} tokens = training.seqLen × batchSize × gradAccum)` })
+}
+
 /** Every problem of a structurally valid config, in field order. */
 export const runConfigProblems = (c: Fields): Array<ConfigProblem> => {
   const problems: Array<ConfigProblem> = []
@@ -192,6 +211,7 @@ export const runConfigProblems = (c: Fields): Array<ConfigProblem> => {
   checkModel(c, problems)
   checkStages(c, problems)
   checkPolicy(c, problems)
+  checkAblation(c, problems)
   return problems
 }
 

@@ -200,8 +200,8 @@ export const RulePolicy = Schema.Struct({
 }).annotate({ title: "rule" })
 
 export const ManualPolicy = Schema.Struct({
-  kind: required(Schema.Literal("manual"), "After each stage but the last, write the next stage's mixture to `OUT/stages/<next>/mixture.yaml` with the evaluation beside it, and wait for a person to edit it."),
-  wait: withDefault(Schema.Literals(["exit", "watch"]), "exit", "`exit`: stop; `--resume` continues with the edited file. `watch`: keep running and continue when the file changes.")
+  kind: required(Schema.Literal("manual"), "After each stage but the last, write the next stage's mixture to `OUT/stages/<next>/mixture.json` with the evaluation beside it, and wait for a person to edit it."),
+  wait: withDefault(Schema.Literals(["exit", "watch"]), "exit", "`exit`: stop; `--resume` continues with the edited file. `watch`: keep running, and continue once the file is saved with a mixture that reads.")
 }).annotate({ title: "manual" })
 
 export const Policy = Schema.Union([FixedPolicy, RulePolicy, ManualPolicy]).annotate({ title: "policy" })
@@ -247,6 +247,15 @@ export const CurationConfig = Schema.Struct({
   workers: withDefault(PositiveInt, 1, "Tasks running at once (local) or the array's concurrency limit (Slurm).")
 })
 
+// ── the classifier ablation ────────────────────────────────────────────────────────────────────────────────────
+
+export const AblationConfig = Schema.Struct({
+  source: required(Name, "The source whose quality classifier is put to the test: one model trains on its curated documents (after the classifier's threshold), an identical one on the same source without the classifier (after the filters and dedup only)."),
+  tokens: required(TokenCount, "Tokens each of the two models trains on: equal, as FineWeb-Edu's ablations compare datasets at equal tokens ([P] §3.2)."),
+  tasks: required(Schema.Array(Schema.String).pipe(Schema.check(Schema.isMinLength(1, { expected: "at least one task" }))), "Tasks both models are evaluated on (knowledge tasks show a classifier's effect: FineWeb-Edu measured MMLU and ARC)."),
+  limits: withDefault(Schema.Record(Schema.String, PositiveInt), {}, "Examples per task at most (absent: all).")
+})
+
 // ── the run ────────────────────────────────────────────────────────────────────────────────────────────────────
 
 export const RunConfigFields = Schema.Struct({
@@ -260,6 +269,7 @@ export const RunConfigFields = Schema.Struct({
   stages: required(Schema.Array(Stage).pipe(Schema.check(Schema.isMinLength(1, { expected: "at least one stage" }))), "The curriculum, in order: each stage trains on its mixture until its token count, then is evaluated."),
   evaluation: withDefault(EvaluationConfig, {}, "Settings shared by every stage's evaluation."),
   policy: withDefault(Policy, { kind: "fixed" }, "How the next stage's mixture is chosen after an evaluation: `fixed`, `rule` or `manual`."),
+  ablation: optional(AblationConfig, "A small ablation inside the run: the same model trained at equal tokens on a source with and without its quality classifier, evaluated side by side. Absent: none."),
   postTraining: optional(PostTrainingConfig, "SFT and DPO after pretraining. Absent: none."),
   report: withDefault(ReportConfig, {}, "What the run writes for people to read.")
 })
@@ -272,3 +282,4 @@ export type RunConfigInput = typeof RunConfig.Encoded
 export type SourceConfig = typeof Source.Type
 export type StageConfig = typeof Stage.Type
 export type PolicyConfig = typeof Policy.Type
+export type AblationConfig = typeof AblationConfig.Type

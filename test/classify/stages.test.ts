@@ -76,6 +76,30 @@ describe("threshold stage", () => {
     const byKey = thresholdFilter({ threshold: 3, overrides: { java: 2 }, languageKey: "metadata.lang.name" })
     expect(byKey.filter(makeDocument("y", "t", { int_score: 2, lang: { name: "java" } }))._tag).toBe("Keep")
   })
+  it("downsample keeps the given share of each low score, the same documents whatever the order, and marks them", () => {
+    const f = thresholdFilter({ threshold: 3, downsample: { "2": 0.25, "0": 1 }, seed: 7 })
+    const docs = Array.from({ length: 4000 }, (_, i) => makeDocument(`doc-${i}`, "t", { int_score: i % 4 }))
+    const keptIds = (order: ReadonlyArray<typeof docs[number]>) =>
+      order.flatMap((d) => {
+        const r = f.filter(d)
+        return r._tag === "Keep" ? [d.id] : []
+      }).sort()
+    const kept = keptIds(docs)
+    expect(keptIds([...docs].reverse())).toEqual(kept)
+    const byScore = (s: number) => kept.filter((id) => Number(id.slice(4)) % 4 === s).length
+    expect(byScore(3)).toBe(1000)
+    expect(byScore(0)).toBe(1000)
+    expect(byScore(1)).toBe(0)
+    expect(byScore(2)).toBeGreaterThan(200)
+    expect(byScore(2)).toBeLessThan(300)
+    const two = docs.find((d) => d.metadata["int_score"] === 2 && kept.includes(d.id))!
+    const r = f.filter(two)
+    expect(r._tag === "Keep" && r.doc.metadata["downsampled"]).toBe(true)
+    expect(f.filter(docs[3]!)).toEqual({ _tag: "Keep", doc: docs[3] })
+    // Another seed keeps other documents.
+    const other = thresholdFilter({ threshold: 3, downsample: { "2": 0.25 }, seed: 8 })
+    expect(docs.filter((d) => d.metadata["int_score"] === 2 && other.filter(d)._tag === "Keep").map((d) => d.id).sort()).not.toEqual(kept.filter((id) => Number(id.slice(4)) % 4 === 2))
+  })
   it("parses LANGUAGE=T overrides and names a malformed one", () => {
     expect(parseThresholdOverrides(["java=2", "Markdown=4"])).toEqual({ java: 2, markdown: 4 })
     expect(parseThresholdOverrides(["java:2"])).toEqual({ problem: "--threshold-override java:2: expected LANGUAGE=THRESHOLD, e.g. java=2" })

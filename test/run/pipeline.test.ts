@@ -9,7 +9,7 @@ import type { PolicyConfig, RunConfig, StageConfig } from "../../src/run/config.
 import { decodeRunConfig } from "../../src/run/load-config.ts"
 import { FullRunError } from "../../src/run/pipeline/layout.ts"
 import { decideNextMixture } from "../../src/run/pipeline/policy.ts"
-import { fullRun } from "../../src/run/pipeline/run.ts"
+import { fullRun, readManualMixture, waitForEditedMixture } from "../../src/run/pipeline/run.ts"
 import { readRunReport, type TaskEvaluation } from "../../src/run/report/schema.ts"
 import { decayStartStep, stageSpans, totalSteps } from "../../src/run/stage-steps.ts"
 import { defaultRunConfigInput, WORLD_TASKS } from "../../src/run/world/run-config.ts"
@@ -28,6 +28,32 @@ const rule = (overrides: Partial<Extract<PolicyConfig, { kind: "rule" }>> = {}):
   minGain: 0.01,
   step: 0.1,
   ...overrides
+})
+
+describe("the manual policy's file", () => {
+  it("reads a mixture, and names a field that is not a source", () => {
+    expect(readManualMixture("m.json", `{"mixture": {"web": 2, "math": 1}}`, ["web", "math"])).toEqual({ mixture: { web: 2, math: 1 } })
+    expect(readManualMixture("m.json", `{"mixture": {"web": 2, "maths": 1}}`, ["web", "math"])).toEqual({ problem: "m.json: mixture.maths: not a source (sources: web, math)" })
+    expect("problem" in readManualMixture("m.json", `{"mixture": `, ["web"])).toBe(true)
+  })
+
+  it.live("wait: watch continues when the file is saved with a mixture that reads, past a half-finished save", () =>
+    Effect.gen(function*() {
+      const file = path.join(temp(), "mixture.json")
+      const written = `{"mixture": {"web": 1}}\n`
+      writeFileSync(file, written)
+      const logged: Array<string> = []
+      const edits = Effect.gen(function*() {
+        yield* Effect.sleep(60)
+        writeFileSync(file, `{"mixture": {"web": 1, `)
+        yield* Effect.sleep(60)
+        writeFileSync(file, `{"mixture": {"web": 1, "math": 3}}`)
+      })
+      const [mixture] = yield* Effect.all([waitForEditedMixture(file, written, ["web", "math"], (l) => void logged.push(l), 10), edits], { concurrency: 2 })
+      expect(mixture).toEqual({ web: 1, math: 3 })
+      expect(logged).toHaveLength(1)
+      expect(logged[0]).toMatch(/mixture\.json: .*still waiting for a mixture that reads$/)
+    }).pipe(Effect.provide(NodeServices.layer)))
 })
 
 describe("the mixture policy", () => {
@@ -120,6 +146,7 @@ const tinyConfig = (world: string, out: string): Effect.Effect<RunConfig, unknow
       { name: "math", untilTokens: 768, mixture: { web: 50, python: 10, javascript: 10, math: 30 }, eval: tasks }
     ],
     evaluation: { ...(base.evaluation as object), batchSize: 4 },
+    ablation: { source: "web", tokens: 128, tasks: [WORLD_TASKS.facts], limits: { [WORLD_TASKS.facts]: 4 } },
     report: { title: "tiny", logEvery: 2, progress: "none" }
   })
 }
@@ -145,7 +172,14 @@ describe("the full run", () => {
       expect(report.stages.at(-1)!.loss.at(-1)!.step).toBe(12)
       expect(report.data.sources.map((s) => s.name)).toEqual(["web", "python", "javascript", "math"])
       expect(report.data.sources[0]!.steps.map((s) => s.name)).toContain("minhash")
-      expect(existsSync(path.join(straight, "report.html"))).toBe(true)
+      // The ablation: two arms of 2 steps each, the unclassified one on the documents the threshold read.
+      const ablation = report.ablation!
+      expect(ablation.arms.map((a) => [a.arm, a.steps, a.tokens])).toEqual([["classified", 2, 128], ["unclassified", 2, 128]])
+      const threshold = report.data.sources[0]!.steps.find((s) => s.kind === "threshold")!
+      expect(ablation.arms.map((a) => a.documents)).toEqual([threshold.documentsKept, threshold.documentsIn])
+      for (const arm of ablation.arms) expect(arm.evaluation[0]!.metrics.map((m) => m.name)).toEqual(["acc", "acc_norm", "prob_correct"])
+      expect(ablation.verdict).toMatch(/^At 128 tokens each, /)
+      expect(readFileSync(path.join(straight, "report.html"), "utf8")).toContain("Does the web classifier help?")
       expect(readdirSync(path.join(straight, "final")).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"])
 
       // A run stopped by a failure at step 7 (mid "code", after its checkpoint at step 6), then resumed.
@@ -166,6 +200,7 @@ describe("the full run", () => {
       const again = yield* readRunReport(path.join(broken, "report.json"))
       expect(again.stages.map((s) => s.evaluation)).toEqual(report.stages.map((s) => s.evaluation.map((e) => ({ ...e, seconds: expect.any(Number) }))))
       expect(again.stages.map((s) => s.decision)).toEqual(report.stages.map((s) => s.decision))
+      expect(again.ablation!.arms.map((a) => a.evaluation)).toEqual(ablation.arms.map((a) => a.evaluation.map((e) => ({ ...e, seconds: expect.any(Number) }))))
     }).pipe(Effect.provide(services)), 180_000)
 
   it.live("the manual policy stops after a stage and continues with the edited mixture", () =>
@@ -176,7 +211,8 @@ describe("the full run", () => {
       const annotator = worldAnnotatorFromDir(world)
       const out = path.join(root, "manual")
       const base = yield* tinyConfig(world, out)
-      const config: RunConfig = { ...base, stages: base.stages.slice(0, 2), policy: { kind: "manual", wait: "exit" } }
+      const { ablation: _, ...withoutAblation } = base
+      const config: RunConfig = { ...withoutAblation, stages: base.stages.slice(0, 2), policy: { kind: "manual", wait: "exit" } }
       const first = yield* fullRun({ config, resume: false, annotator })
       expect(first._tag).toBe("WaitingForMixture")
       if (first._tag !== "WaitingForMixture") return

@@ -96,7 +96,7 @@ describe("the report page", () => {
     Effect.gen(function*() {
       const report = makeFixtureReport()
       const html = yield* render(report)
-      for (const id of ["data", "classifier", "tokenizer", "mixture", "training", "evaluation", "policy", "post-training", "settings"]) {
+      for (const id of ["data", "classifier", "tokenizer", "mixture", "training", "evaluation", "policy", "ablation", "post-training", "settings"]) {
         expect(html).toContain(`<section id="${id}">`)
       }
       for (const heading of ["Data funnel", "Quality classifiers", "Mixture per stage", "Loss across stages", "Evaluation per stage", "Why the mixture changed"]) {
@@ -104,8 +104,10 @@ describe("the report page", () => {
       }
       for (const stage of report.stages) expect(html).toContain(stage.name)
       for (const task of ["facts-mc", "arithmetic", "code-exec"]) expect(html).toContain(task)
-      // funnel, mixture, loss + LR, evaluation, post-training loss
-      expect(html.match(/<svg/g)).toHaveLength(5)
+      // funnel, mixture, loss + LR, evaluation, ablation, post-training loss
+      expect(html.match(/<svg/g)).toHaveLength(6)
+      expect(html).toContain(report.ablation!.verdict.replace(/,/g, ","))
+      expect(html).toContain("<td>with the classifier</td><td>2,210</td>")
       expect(html).toContain("stable-web → stable-math: mixture changed")
       expect(html).toContain("stable-math → decay: mixture kept")
       expect(html).toContain(report.stages[0]!.decision!.reason)

@@ -192,6 +192,22 @@ describe("the world's evaluation tasks", () => {
       expect(code.problems.length).toBe(written.eval.code.length)
     }).pipe(Effect.provide(NodeServices.layer)))
 
+  it.effect("the cloze form scores each fact's own sentence, with the same choices as the question", () =>
+    Effect.gen(function*() {
+      const [cloze] = yield* loadJobs({ tasks: [WORLD_TASKS.factsCloze], dataDir })
+      if (cloze?._tag !== "Task") throw new Error("expected a multiple-choice task")
+      // Every fact but those whose sentence starts with the answer (who invented what).
+      const stated = written.facts.facts.filter((f) => f.statement.indexOf(f.answer) > 0)
+      expect(cloze.task.docs.length).toBe(stated.length)
+      expect(stated.length).toBeLessThan(written.facts.facts.length)
+      cloze.task.docs.forEach((d, i) => {
+        const f = stated[i]!
+        expect(`${d.query}${d.choices[d.gold[0]!]}`).toBe(f.statement.slice(0, f.statement.indexOf(f.answer) + f.answer.length))
+        const question = written.eval.facts.find((q) => q.id === f.id)!
+        expect(d.choices).toEqual(question.choices.text.map((c) => ` ${c}`))
+      })
+    }).pipe(Effect.provide(NodeServices.layer)))
+
   it.effect("the code tasks' reference solutions pass in the CodeRunner, and a wrong one fails", () =>
     Effect.gen(function*() {
       const jobs = yield* loadJobs({ tasks: [WORLD_TASKS.code], dataDir })
@@ -214,7 +230,7 @@ describe("the default run config", () => {
       expect(config.model.preset).toBe("tiny")
       expect(config.stages.map((s) => s.name)).toEqual(["web", "code", "math"])
       for (const source of Object.values(config.sources)) for (const p of source.paths) expect(readdirSync(path.dirname(p))).toContain(path.basename(p))
-      expect(readdirSync(path.join(config.evaluation.dataDir, "world")).sort()).toEqual(["arithmetic.jsonl", "code.jsonl", "facts.jsonl"])
+      expect(readdirSync(path.join(config.evaluation.dataDir, "world")).sort()).toEqual(["arithmetic.jsonl", "code.jsonl", "facts-cloze.jsonl", "facts.jsonl"])
       // Math first appears in the last stage, so the report can show what it adds.
       expect(config.stages.map((s) => "math" in s.mixture)).toEqual([false, false, true])
     }))

@@ -42,6 +42,8 @@ export const CuratedSource = Schema.Struct({
   inputs: Schema.Array(Schema.String),
   /** The record field holding the text in `inputs`. */
   textKey: Schema.String,
+  /** The documents the classifier and threshold read (after the filters and dedup), when there were those steps: the ablation's other arm. */
+  unclassified: Schema.optionalKey(Schema.Struct({ inputs: Schema.Array(Schema.String), textKey: Schema.String })),
   funnel: SourceFunnel
 })
 export type CuratedSource = typeof CuratedSource.Type
@@ -178,6 +180,7 @@ export const curateSource = (o: CurateOptions) =>
 
     // ── classify and threshold ──
     const threshold = source.threshold
+    const unclassified = { inputs: current.inputs, textKey: current.textKey }
     if (model !== undefined || threshold !== undefined) {
       const scored = path.join(dir, "scored")
       const kept = path.join(dir, "curated")
@@ -196,7 +199,8 @@ export const curateSource = (o: CurateOptions) =>
               ? { kind: "files" as const, inputs: current.inputs, textKey: current.textKey, idKey: current.idKey }
               : { kind: "ranks" as const, folder: scored },
             threshold: threshold.minScore, overrides: { ...threshold.byLanguage }, languageKey: threshold.languageKey,
-            scoreKey: "metadata.int_score", kept, dropped
+            scoreKey: "metadata.int_score", kept, dropped,
+            ...(Object.keys(threshold.downsample).length === 0 ? {} : { downsample: { ...threshold.downsample }, seed: o.seed })
           }])
         ]
       }
@@ -224,5 +228,6 @@ export const curateSource = (o: CurateOptions) =>
       ...(quality === undefined ? {} : { classifier: quality }),
       ...(threshold === undefined ? {} : { threshold: { minScore: threshold.minScore, ...(Object.keys(threshold.byLanguage).length === 0 ? {} : { byLanguage: threshold.byLanguage }) } })
     }
-    return { name: o.name, inputs: current.inputs, textKey: current.textKey, funnel } satisfies CuratedSource
+    const classified = model !== undefined || threshold !== undefined
+    return { name: o.name, inputs: current.inputs, textKey: current.textKey, ...(classified ? { unclassified } : {}), funnel } satisfies CuratedSource
   })

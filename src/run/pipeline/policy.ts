@@ -45,6 +45,9 @@ export interface PolicyInputs {
   readonly edited?: Mixture
 }
 
+/** A policy: what `decideNextMixture` is for the config's kinds; a program may pass its own to `fullRun`. */
+export type MixturePolicy = (inputs: PolicyInputs) => PolicyOutcome | { readonly problem: string }
+
 export interface PolicyOutcome {
   readonly mixture: Record<string, number>
   readonly decision: PolicyDecision
@@ -65,7 +68,7 @@ const setShare = (mixture: Record<string, number>, sources: ReadonlyArray<string
 }
 
 /** The next stage's mixture and the decision record. Fails (returns a `problem`) only for `manual` without an edited mixture. */
-export const decideNextMixture = (i: PolicyInputs): PolicyOutcome | { readonly problem: string } => {
+export const decideNextMixture: MixturePolicy = (i) => {
   const before = normalizeMixture(i.next.mixture)
   const base = { policy: i.policy.kind, nextStage: i.next.name, before }
   if (i.policy.kind === "fixed") {

@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { RunConfig } from "../config.ts"
-import { REPORT_VERSION, type PolicyDecision, type RunReport, type SourceFunnel, type StageReport } from "../report/schema.ts"
+import { type AblationReport, REPORT_VERSION, type PolicyDecision, type RunReport, type SourceFunnel, type StageReport } from "../report/schema.ts"
 import type { CuratedSource } from "./curate.ts"
 import type { PhaseResult } from "./layout.ts"
 import type { StageEvaluationResult, StageTraining } from "./stage.ts"
@@ -27,13 +27,15 @@ export interface ReportInputs {
   readonly tokenize: PhaseResult<Tokenized>
   readonly stages: ReadonlyArray<FinishedStage>
   readonly finalModel: string
+  readonly ablation?: { readonly report: AblationReport; readonly seconds: number }
 }
 
 export const assembleReport = (i: ReportInputs): RunReport => {
   const phases = [
     ...i.curation.map((c) => ({ phase: `curation ${c.value.name}`, seconds: c.seconds })),
     { phase: "tokenizer", seconds: i.tokenize.seconds },
-    ...i.stages.flatMap((s) => [{ phase: `train ${s.name}`, seconds: s.training.seconds }, { phase: `eval ${s.name}`, seconds: s.evaluation.seconds }])
+    ...i.stages.flatMap((s) => [{ phase: `train ${s.name}`, seconds: s.training.seconds }, { phase: `eval ${s.name}`, seconds: s.evaluation.seconds }]),
+    ...(i.ablation === undefined ? [] : [{ phase: "ablation", seconds: i.ablation.seconds }])
   ]
   const stages = i.stages.map((s): StageReport => ({
     name: s.name,
@@ -60,6 +62,7 @@ export const assembleReport = (i: ReportInputs): RunReport => {
     data: { sources: i.curation.map((c): SourceFunnel => c.value.funnel) },
     tokenizer: i.tokenize.value.report,
     stages,
+    ...(i.ablation === undefined ? {} : { ablation: i.ablation.report }),
     finalModel: i.finalModel
   }
 }

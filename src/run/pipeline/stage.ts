@@ -13,6 +13,7 @@ import { Effect, FileSystem, Schema, Stream } from "effect"
 import * as path from "node:path"
 import { CodeRunner } from "../../eval/CodeRunner.ts"
 import { gpuLanguageModelLayer } from "../../eval/gpu-language-model.ts"
+import type { EvaluateOptions } from "../../eval/evaluate.ts"
 import { loadJobs, runEvaluation } from "../../eval/jobs.ts"
 import { type LlamaConfig, presets } from "../../model/config.ts"
 import { readTrainerCheckpoint, writeTrainerCheckpoint } from "../../train/checkpoint.ts"
@@ -141,14 +142,21 @@ export const trainStage = (o: TrainStageOptions) =>
   })
 
 /** Runs the stage's evaluation suite on `checkpoint`, a task at a time (each with its own example limit). */
-export const evaluateStage = (config: RunConfig, stage: StageConfig, checkpoint: string, tokenizer: string, onTask: (r: TaskEvaluation) => void) =>
+export const evaluateStage = (
+  config: RunConfig,
+  stage: StageConfig,
+  checkpoint: string,
+  tokenizer: string,
+  onTask: (r: TaskEvaluation) => void,
+  options: Pick<EvaluateOptions, "correctProb" | "onProgress"> = {}
+) =>
   Effect.gen(function*() {
     const started = performance.now()
     const results: Array<TaskEvaluation> = []
     for (const task of stage.eval.tasks) {
       const jobs = yield* loadJobs({ tasks: [task], dataDir: config.evaluation.dataDir, ...(stage.eval.numFewshot === undefined ? {} : { numFewshot: stage.eval.numFewshot }) })
       const limit = stage.eval.limits[task] ?? stage.eval.limit
-      const done = yield* runEvaluation(jobs, { batchSize: config.evaluation.batchSize, ...(limit === undefined ? {} : { limit }) }).pipe(Stream.runCollect)
+      const done = yield* runEvaluation(jobs, { batchSize: config.evaluation.batchSize, ...options, ...(limit === undefined ? {} : { limit }) }).pipe(Stream.runCollect)
       for (const r of done) {
         const result: TaskEvaluation = {
           task: r.task,

@@ -5,7 +5,7 @@
  */
 import type { ChartSpec } from "./charts.ts"
 import { mainMetric, normalized, stageBounds, taskNames } from "./figures.ts"
-import type { LossPoint, SourceFunnel, StageReport, TaskEvaluation } from "./schema.ts"
+import type { AblationArm, LossPoint, SourceFunnel, StageReport, TaskEvaluation } from "./schema.ts"
 
 /** Wide enough to read on a laptop, narrow enough to fit the page's column. */
 const WIDTH = 820
@@ -181,6 +181,44 @@ export const evaluationChart = (stages: ReadonlyArray<{ readonly name: string; r
         encoding: {
           y: { field: "value", type: "quantitative", title: "score (main metric)", axis: { format: ".0%" } },
           color: { field: "stage", type: "nominal", sort: names, scale: stageColors(), legend: { title: "after stage", orient: "right" } }
+        }
+      },
+      { mark: { type: "rule", color: "#333" }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } } }
+    ]
+  }
+}
+
+// ── the classifier ablation ────────────────────────────────────────────────────────────────────────────────────
+
+export const ARM_LABELS = { classified: "with the classifier", unclassified: "without it" } as const
+
+/** Per task and metric (the main one, and prob_correct where measured), a bar per arm with ± one standard error. */
+export const ablationChart = (arms: ReadonlyArray<AblationArm>): ChartSpec => {
+  const rows = arms.flatMap((a) =>
+    a.evaluation.flatMap((t) => {
+      const metrics = [mainMetric(t), ...t.metrics.filter((m) => m.name === "prob_correct" && m !== mainMetric(t))]
+      return metrics.map((m) => {
+        const stderr = m.stderr ?? 0
+        return { arm: ARM_LABELS[a.arm], measure: `${t.task} (${m.name})`, value: m.value, low: Math.max(0, m.value - stderr), high: m.value + stderr }
+      })
+    })
+  )
+  const measures = [...new Set(rows.map((r) => r.measure))]
+  const labels = arms.map((a) => ARM_LABELS[a.arm])
+  return {
+    data: { values: rows },
+    width: Math.min(WIDTH - 180, 200 * Math.max(1, measures.length)),
+    height: 220,
+    encoding: {
+      x: { field: "measure", type: "nominal", sort: measures, title: null, axis: { labelAngle: 0, labelFontSize: 12, labelLimit: 220 } },
+      xOffset: { field: "arm", type: "nominal", sort: labels }
+    },
+    layer: [
+      {
+        mark: { type: "bar" },
+        encoding: {
+          y: { field: "value", type: "quantitative", title: "score", axis: { format: ".0%" } },
+          color: { field: "arm", type: "nominal", sort: labels, scale: { domain: labels, range: ["#4c78a8", "#bab0ac"] }, legend: { title: null, orient: "top" } }
         }
       },
       { mark: { type: "rule", color: "#333" }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } } }

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { type ChartRenderError, FONT, renderChart } from "./charts.ts"
-import { evaluationChart, funnelChart, lossChart, mixtureChart, postTrainingLossChart } from "./chart-specs.ts"
+import { ablationChart, ARM_LABELS, evaluationChart, funnelChart, lossChart, mixtureChart, postTrainingLossChart } from "./chart-specs.ts"
 import { finalLoss, mainMetric, meanScore, normalized, sourceNames, sourceSummary, stageBounds, taskNames } from "./figures.ts"
 import * as fmt from "./format.ts"
 import type { PolicyDecision, RunReport, SourceFunnel, StageReport, TaskEvaluation } from "./schema.ts"
@@ -252,6 +252,39 @@ const decisionsSection = (r: RunReport): string => {
   )
 }
 
+const ablationSection = (r: RunReport, svg: string | undefined): string => {
+  const a = r.ablation
+  if (a === undefined) return ""
+  const tasks = taskNames(a.arms)
+  const metricNames = (task: string) => {
+    const t = a.arms[0]?.evaluation.find((e) => e.task === task)
+    return t === undefined ? [] : [...new Set([mainMetric(t).name, ...t.metrics.filter((m) => m.name === "prob_correct").map((m) => m.name)])]
+  }
+  const columns = tasks.flatMap((task) => metricNames(task).map((metric) => ({ task, metric })))
+  const rows = a.arms.map((arm) => [
+    ARM_LABELS[arm.arm],
+    fmt.count(arm.documents),
+    fmt.tokens(arm.dataTokens),
+    fmt.fixed(arm.tokens / Math.max(1, arm.dataTokens), 2),
+    fmt.fixed(arm.loss.at(-1)?.loss, 3),
+    ...columns.map(({ task, metric }) => {
+      const m = arm.evaluation.find((e) => e.task === task)?.metrics.find((x) => x.name === metric)
+      return m === undefined ? "–" : `${metric === "prob_correct" ? fmt.fixed(m.value, 3) : fmt.percent(m.value)}${m.stderr === undefined ? "" : ` ± ${metric === "prob_correct" ? fmt.fixed(m.stderr, 3) : fmt.percent(m.stderr)}`}`
+    })
+  ])
+  return section(
+    "ablation",
+    `Does the ${a.source} classifier help? (ablation at ${fmt.tokens(a.tokens)} tokens)`,
+    `<p class="lead">${esc(a.verdict)}</p>` +
+      `<p class="note">Two models of the run's shape and seed, each trained on ${esc(fmt.tokens(a.tokens))} tokens: one on ${esc(a.source)}'s curated documents, ` +
+      `the other on the same source after the heuristic filters and dedup only (FineWeb-Edu's ablation, [P] §3.2). ` +
+      `<code>prob_correct</code> is the gold choice's probability among the choices (DataDecide's CORRECT PROB): small models move it before accuracy moves. ` +
+      `The training losses are on different data and do not compare.</p>` +
+      (svg === undefined ? "" : figure(svg, "Each arm's scores; whiskers span ± one standard error.")) +
+      table(["arm", "documents", "data tokens", "epochs", "last loss", ...columns.map((c) => `${c.task} ${c.metric}`)], rows, "num")
+  )
+}
+
 const postTrainingSection = (r: RunReport, svg: string | undefined): string => {
   const phases = r.postTraining ?? []
   if (phases.length === 0) return ""
@@ -322,6 +355,7 @@ const SECTIONS: ReadonlyArray<[string, string]> = [
   ["training", "Loss"],
   ["evaluation", "Evaluation"],
   ["policy", "Why the mixture changed"],
+  ["ablation", "Ablation"],
   ["post-training", "Post-training"],
   ["settings", "Settings"]
 ]
@@ -336,8 +370,9 @@ export const renderReportHtml = (report: RunReport): Effect.Effect<string, Chart
     const mixture = yield* renderChart("mixture", mixtureChart(report.stages, sourceNames(report)))
     const loss = report.stages.some((s) => s.loss.length > 0) ? yield* renderChart("loss", lossChart(report.stages)) : undefined
     const evaluation = evaluated ? yield* renderChart("evaluation", evaluationChart(report.stages.filter((s) => s.evaluation.length > 0))) : undefined
+    const ablation = report.ablation === undefined ? undefined : yield* renderChart("ablation", ablationChart(report.ablation.arms))
     const post = postLoss.length > 0 ? yield* renderChart("post-training", postTrainingLossChart(postLoss)) : undefined
-    const nav = SECTIONS.filter(([id]) => id !== "post-training" || (report.postTraining ?? []).length > 0)
+    const nav = SECTIONS.filter(([id]) => (id !== "post-training" || (report.postTraining ?? []).length > 0) && (id !== "ablation" || report.ablation !== undefined))
       .map(([id, title]) => `<a href="#${id}">${esc(title)}</a>`).join("")
     return [
       "<!doctype html>",
@@ -352,6 +387,7 @@ export const renderReportHtml = (report: RunReport): Effect.Effect<string, Chart
       trainingSection(report, loss),
       evaluationSection(report, evaluation),
       decisionsSection(report),
+      ablationSection(report, ablation),
       postTrainingSection(report, post),
       settingsSection(report),
       `<footer>Rendered from report.json (format version ${report.version}) by smol-pipeline; charts drawn with Vega-Lite.</footer>`,

@@ -149,7 +149,7 @@ export const PolicyInput = Schema.Struct({
 
 /** How the next stage's mixture was chosen after this stage's evaluation. */
 export const PolicyDecision = Schema.Struct({
-  policy: required(Schema.Literals(["fixed", "rule", "manual"]), "The config's `policy.kind`."),
+  policy: required(Schema.Literals(["fixed", "rule", "manual", "custom"]), "The config's `policy.kind`, or `custom` for a policy a program passed to `fullRun`."),
   rule: required(Schema.String, "The rule that decided (`keep`, `raise-lagging-domains`, `edited-by-hand`, …)."),
   nextStage: required(Name, "The stage whose mixture this decided."),
   inputs: required(Schema.Array(PolicyInput), "The figures the rule read."),
@@ -177,6 +177,26 @@ export const PostTrainingReport = Schema.Struct({
   evaluation: required(Schema.Array(TaskEvaluation), "The evaluation after it.")
 })
 
+// ── the classifier ablation ────────────────────────────────────────────────────────────────────────────────────
+
+export const AblationArm = Schema.Struct({
+  arm: required(Schema.Literals(["classified", "unclassified"]), "`classified`: the source's curated documents; `unclassified`: the same source without its classifier and threshold."),
+  documents: required(Count, "Documents the arm's data holds."),
+  dataTokens: required(Count, "Tokens the arm's data holds (a smaller set is repeated more often within the same budget)."),
+  tokens: required(Count, "Tokens trained."),
+  steps: required(Count, "Optimizer steps."),
+  seconds: required(Seconds, "Training time."),
+  loss: required(Schema.Array(LossPoint), "The loss curve."),
+  evaluation: required(Schema.Array(TaskEvaluation), "The evaluation of the arm's last checkpoint.")
+})
+
+export const AblationReport = Schema.Struct({
+  source: required(Name, "The source whose classifier was ablated."),
+  tokens: required(Count, "Tokens each arm trained on."),
+  arms: required(Schema.Array(AblationArm), "The two arms, classified first."),
+  verdict: required(Schema.String, "What the comparison shows, in a sentence a person reads.")
+})
+
 // ── the report ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 const linkedDecisions = Schema.makeFilter<{ readonly stages: ReadonlyArray<typeof StageReport.Type> }>((r) =>
@@ -196,6 +216,7 @@ export const RunReport = Schema.Struct({
   data: required(Schema.Struct({ sources: required(Schema.Array(SourceFunnel), "One funnel per source.") }), "Curation: the data funnel per source."),
   tokenizer: required(TokenizerReport, "The tokenizer and the tokens per source."),
   stages: required(Schema.Array(StageReport).pipe(Schema.check(Schema.isMinLength(1, { expected: "at least one stage" }))), "The curriculum's stages, in order."),
+  ablation: optional(AblationReport, "The classifier ablation, when the config asked for one."),
   postTraining: optional(Schema.Array(PostTrainingReport), "SFT and DPO, when they ran."),
   finalModel: required(Schema.String, "The final model, a Hugging Face folder (OUT/final).")
 }).pipe(Schema.check(linkedDecisions)).annotate({ title: "run report" })
@@ -207,6 +228,8 @@ export type StageReport = typeof StageReport.Type
 export type LossPoint = typeof LossPoint.Type
 export type TaskEvaluation = typeof TaskEvaluation.Type
 export type PolicyDecision = typeof PolicyDecision.Type
+export type AblationReport = typeof AblationReport.Type
+export type AblationArm = typeof AblationArm.Type
 
 // ── reading ────────────────────────────────────────────────────────────────────────────────────────────────────
 

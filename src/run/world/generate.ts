@@ -7,7 +7,17 @@
 import { Schema } from "effect"
 import { type Chat, makeChats } from "./chats.ts"
 import { makeCodeFiles } from "./code-files.ts"
-import { arithmeticProblems, arithmeticRows, type ArithmeticRow, codeTasks, type CodeTaskRow, factQuestions, type FactQuestionRow } from "./eval-tasks.ts"
+import {
+  arithmeticProblems,
+  arithmeticRows,
+  type ArithmeticRow,
+  codeTasks,
+  type CodeTaskRow,
+  factClozeRows,
+  type FactClozeRow,
+  factQuestions,
+  type FactQuestionRow
+} from "./eval-tasks.ts"
 import { makeWorldFacts, type WorldFacts } from "./facts.ts"
 import type { LabelledDocument } from "./labels.ts"
 import { makeMathDocuments } from "./math-text.ts"
@@ -38,6 +48,7 @@ export interface World {
   readonly chats: ReadonlyArray<Chat>
   readonly eval: {
     readonly facts: ReadonlyArray<FactQuestionRow>
+    readonly factsCloze: ReadonlyArray<FactClozeRow>
     readonly arithmetic: ReadonlyArray<ArithmeticRow>
     readonly code: ReadonlyArray<CodeTaskRow>
   }
@@ -59,6 +70,7 @@ export const generateWorld = (options: WorldOptions = {}): World => {
   const facts = makeWorldFacts(root.fork("facts"))
   const problems = arithmeticProblems(root.fork("eval/arithmetic"), ARITHMETIC_QUESTIONS)
   const held = new Set(problems.map((p) => p.question))
+  const questions = factQuestions(root.fork("eval/facts"), facts)
   return {
     seed,
     scale,
@@ -71,7 +83,8 @@ export const generateWorld = (options: WorldOptions = {}): World => {
     },
     chats: makeChats(root.fork("chats"), facts, count(BASE_COUNTS.chats)),
     eval: {
-      facts: factQuestions(root.fork("eval/facts"), facts),
+      facts: questions,
+      factsCloze: factClozeRows(questions, facts),
       arithmetic: arithmeticRows(problems),
       code: codeTasks()
     }

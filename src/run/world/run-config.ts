@@ -19,7 +19,7 @@ import { EVAL_DIR, SOURCE_FILES } from "./write-world.ts"
 export const DEFAULT_STAGE_TOKENS = { web: 150_000, code: 250_000, math: 400_000 } as const
 
 /** The world's tasks, as the stages evaluate them. */
-export const WORLD_TASKS = { facts: "world-facts", arithmetic: "world-arithmetic", code: "world-code" } as const
+export const WORLD_TASKS = { facts: "world-facts", factsCloze: "world-facts-cloze", arithmetic: "world-arithmetic", code: "world-code" } as const
 
 // A few hundred labels need more passes than fastText's default 5: at 5 epochs the n-gram model still predicts
 // about the mean for every document (measured on the world: web F1 0.72–0.95 at 5 epochs, 1.0 at 20).
