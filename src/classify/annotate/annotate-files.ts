@@ -3,6 +3,10 @@
  * and ends in exactly one of `OUT/annotated/NAME.jsonl` (with `metadata.annotation`) or `OUT/failed/NAME.jsonl`
  * (with `metadata.annotation_error`), one pair per input file, each renamed into place when the last document
  * of that file is done. Finished annotations go to the cache first, so a killed run loses none of them.
+ *
+ * Lines are written in input order whatever order the replies come back in (a reply that is early waits in memory
+ * for the ones before it), so two runs over the same documents write the same bytes, and a sharded run
+ * (annotate-job.ts) that concatenates its ranks' parts writes what one process writes.
  */
 import { Effect, type FileSystem, Stream } from "effect"
 import { readdirSync, rmSync } from "node:fs"
@@ -70,27 +74,42 @@ export interface AnnotateSummary {
   readonly cache: { readonly file: string; readonly entries_at_start: number; readonly torn_bytes_dropped: number }
 }
 
-type Item =
+/** What the annotation loop consumes: a document of input file `file`, or the end of that file's documents. */
+export type AnnotationItem =
   | { readonly _tag: "Doc"; readonly file: number; readonly doc: Document }
   | { readonly _tag: "End"; readonly file: number }
 
-/** The outputs of one input file; both files are committed together once the input is read and all its documents are done. */
-interface FileOutputs {
+/** Where the documents of one input file go. */
+export interface OutputTarget {
   readonly input: string
   readonly annotatedPath: string
   readonly failedPath: string
+}
+
+/** A finished document's line, held until the lines before it (in input order) are written. */
+interface Line {
+  readonly to: "annotated" | "failed"
+  readonly text: string
+}
+
+/** The outputs of one input file; both files are committed together once the input is read and all its documents are done. */
+interface FileOutputs extends OutputTarget {
   annotated: AtomicFileSync | undefined
   failed: AtomicFileSync | undefined
   pending: number
   ended: boolean
   documents: number
   committed: boolean
+  /** Input position (within this file) of the next line to write. */
+  next: number
+  /** Lines finished ahead of `next`, by input position. */
+  readonly ready: Map<number, Line>
 }
 
 const outputStem = (file: string): string => path.basename(file).replace(/\.(jsonl(\.gz)?|json|parquet|arrow)$/, "")
 
 /** `NAME` per input, from its file name; two inputs with one name get `NAME-<index>`. */
-const outputStems = (files: ReadonlyArray<string>): Array<string> => {
+export const outputStems = (files: ReadonlyArray<string>): Array<string> => {
   const seen = new Map<string, number>()
   for (const f of files) seen.set(outputStem(f), (seen.get(outputStem(f)) ?? 0) + 1)
   return files.map((f, i) => (seen.get(outputStem(f))! > 1 ? `${outputStem(f)}-${i}` : outputStem(f)))
@@ -125,8 +144,6 @@ export const annotateFiles = (
   options: AnnotateFilesOptions
 ): Effect.Effect<AnnotateSummary, ReadError | WriteError | AnnotationConfigError, Annotator | FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const annotator = yield* Annotator
-    const { prompt } = options
     const started = performance.now()
     const readerOptions: ReaderOptions = { ...options.reader }
     const files = yield* Effect.tryPromise({
@@ -135,26 +152,97 @@ export const annotateFiles = (
     })
     const annotatedDir = path.join(options.output, "annotated")
     const failedDir = path.join(options.output, "failed")
-    const cacheFile = path.join(options.output, "cache", "annotations.jsonl")
     yield* tryWrite(options.output, () => {
       removeStaleTemps(annotatedDir)
       removeStaleTemps(failedDir)
     })
+    const stems = outputStems(files)
+    let total: number | undefined
+    const items = yield* itemsOf(files, readerOptions, options.limit, options.sample, (n) => (total = n))
+    const run = yield* annotateItems({
+      items,
+      targets: files.map((input, i) => ({
+        input,
+        annotatedPath: path.join(annotatedDir, `${stems[i]}.jsonl`),
+        failedPath: path.join(failedDir, `${stems[i]}.jsonl`)
+      })),
+      cacheFile: path.join(options.output, "cache", "annotations.jsonl"),
+      summaryFile: path.join(options.output, "summary.json"),
+      prompt: options.prompt,
+      concurrency: options.concurrency,
+      total: () => total,
+      started,
+      onProgress: options.onProgress,
+      progressIntervalMs: options.progressIntervalMs
+    })
+    return run.summary
+  })
+
+export interface AnnotateItemsOptions {
+  readonly items: Stream.Stream<AnnotationItem, ReadError>
+  /** Indexed by an item's `file`. */
+  readonly targets: ReadonlyArray<OutputTarget>
+  readonly cacheFile: string
+  readonly summaryFile: string
+  readonly prompt: AnnotationPrompt
+  readonly concurrency: number
+  /** Documents to do, once known. */
+  readonly total: () => number | undefined
+  /** `performance.now()` when the run started (default: now). */
+  readonly started?: number | undefined
+  readonly onProgress?: ((p: AnnotateProgress) => void) | undefined
+  readonly progressIntervalMs?: number | undefined
+}
+
+/** A document that failed for a reason a later attempt may not have (the endpoint, not the document). */
+export interface RetryableFailure {
+  readonly id: string
+  readonly reason: string
+  readonly attempts: number
+  readonly lastError: string
+}
+
+export interface AnnotateItemsRun {
+  readonly summary: AnnotateSummary
+  /** How many documents failed for a retryable reason (not cached: a rerun asks again). */
+  readonly retryable: number
+  /** The first few of them, for an error message. */
+  readonly retryableExamples: ReadonlyArray<RetryableFailure>
+}
+
+/**
+ * Failures that say nothing about the document: the server, the network or the rate limit. A reply without a
+ * score (`no_score`) and a request the server refused (`rejected`, a 4xx such as a too-long context) would fail
+ * the same way again.
+ */
+export const isRetryableFailure = (reason: string): boolean => reason !== "no_score" && reason !== "rejected"
+
+/**
+ * The annotation loop: every document of `items` is looked up in the cache at `cacheFile` or sent to the
+ * `Annotator`, then written, in input order, to its file's target; a file's targets are committed once its end
+ * marker and all its documents are through. Writes `summaryFile`.
+ */
+export const annotateItems = (
+  options: AnnotateItemsOptions
+): Effect.Effect<AnnotateItemsRun, ReadError | WriteError | AnnotationConfigError, Annotator | FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const annotator = yield* Annotator
+    const { prompt, cacheFile } = options
+    const started = options.started ?? performance.now()
     const cache = yield* Effect.acquireRelease(
       tryWrite(cacheFile, () => new AnnotationCache(cacheFile)),
       (c) => Effect.sync(() => c.close())
     )
-    const stems = outputStems(files)
-    const outputs: Array<FileOutputs> = files.map((input, i) => ({
-      input,
-      annotatedPath: path.join(annotatedDir, `${stems[i]}.jsonl`),
-      failedPath: path.join(failedDir, `${stems[i]}.jsonl`),
+    const outputs: Array<FileOutputs> = options.targets.map((t) => ({
+      ...t,
       annotated: undefined,
       failed: undefined,
       pending: 0,
       ended: false,
       documents: 0,
-      committed: false
+      committed: false,
+      next: 0,
+      ready: new Map()
     }))
     // A failed or interrupted run leaves no output that looks complete: uncommitted files are removed.
     yield* Effect.addFinalizer(() =>
@@ -166,10 +254,11 @@ export const annotateFiles = (
       })
     )
 
-    let total: number | undefined
     let annotated = 0
     let failed = 0
     let fromCache = 0
+    let retryable = 0
+    const retryableExamples: Array<RetryableFailure> = []
     const failedByReason: Record<string, number> = {}
     const scores: Record<string, number> = {}
 
@@ -182,77 +271,86 @@ export const annotateFiles = (
       o.committed = true
     }
 
-    const writeAnnotated = (o: FileOutputs, doc: Document, score: number, completion: string, usage: TokenUsage) => {
-      o.annotated ??= new AtomicFileSync(o.annotatedPath)
-      o.annotated.write(jsonLine({
-        ...doc,
-        metadata: { ...doc.metadata, annotation: { score, prompt: prompt.version, model: annotator.model, completion, usage } }
-      }))
+    /** Writes every line whose predecessors are all written. */
+    const flush = (o: FileOutputs) => {
+      for (let line = o.ready.get(o.next); line !== undefined; line = o.ready.get(o.next)) {
+        o.ready.delete(o.next++)
+        if (line.to === "annotated") (o.annotated ??= new AtomicFileSync(o.annotatedPath)).write(line.text)
+        else (o.failed ??= new AtomicFileSync(o.failedPath)).write(line.text)
+      }
+    }
+
+    const annotatedLine = (doc: Document, score: number, completion: string, usage: TokenUsage): Line => {
       annotated++
       scores[score] = (scores[score] ?? 0) + 1
+      return {
+        to: "annotated",
+        text: jsonLine({ ...doc, metadata: { ...doc.metadata, annotation: { score, prompt: prompt.version, model: annotator.model, completion, usage } } })
+      }
     }
 
-    const writeFailed = (o: FileOutputs, doc: Document, reason: string, attempts: number, lastError: string, completion?: string) => {
-      o.failed ??= new AtomicFileSync(o.failedPath)
+    const failedLine = (doc: Document, reason: string, attempts: number, lastError: string, completion?: string): Line => {
       const annotation_error: Record<string, unknown> = { reason, attempts, last_error: lastError, prompt: prompt.version, model: annotator.model }
       if (completion !== undefined) annotation_error["completion"] = completion
-      o.failed.write(jsonLine({ ...doc, metadata: { ...doc.metadata, annotation_error } }))
       failed++
       failedByReason[reason] = (failedByReason[reason] ?? 0) + 1
+      if (isRetryableFailure(reason)) {
+        retryable++
+        if (retryableExamples.length < 3) retryableExamples.push({ id: doc.id, reason, attempts, lastError })
+      }
+      return { to: "failed", text: jsonLine({ ...doc, metadata: { ...doc.metadata, annotation_error } }) }
     }
 
-    const fromCacheEntry = (o: FileOutputs, doc: Document, c: CachedAnnotation) =>
+    const fromCacheEntry = (doc: Document, c: CachedAnnotation): Line =>
       c.score === null
-        ? writeFailed(o, doc, "no_score", c.attempts, c.error ?? "reply has no score", c.completion)
-        : writeAnnotated(o, doc, c.score, c.completion, c.usage)
+        ? failedLine(doc, "no_score", c.attempts, c.error ?? "reply has no score", c.completion)
+        : annotatedLine(doc, c.score, c.completion, c.usage)
 
-    const handleDoc = (o: FileOutputs, doc: Document): Effect.Effect<void, WriteError | AnnotationConfigError> => {
+    const handleDoc = (o: FileOutputs, doc: Document, position: number): Effect.Effect<void, WriteError | AnnotationConfigError> => {
       const key = annotationKey(prompt.version, annotator.model, doc.id, doc.text)
-      const finish = (f: () => void) => tryWrite(o.failedPath, () => {
-        f()
+      const finish = (line: () => Line) => tryWrite(o.failedPath, () => {
+        o.ready.set(position, line())
+        flush(o)
         o.pending--
         commitIfDone(o)
       })
       const cached = cache.get(key)
       if (cached !== undefined) {
         fromCache++
-        return finish(() => fromCacheEntry(o, doc, cached))
+        return finish(() => fromCacheEntry(doc, cached))
       }
       const base = { key, id: doc.id, prompt: prompt.version, model: annotator.model }
       return annotator.annotate(prompt, doc.text).pipe(
         Effect.flatMap((a) =>
           finish(() => {
             cache.append({ ...base, score: a.score, completion: a.completion, usage: a.usage, attempts: a.attempts })
-            writeAnnotated(o, doc, a.score, a.completion, a.usage)
+            return annotatedLine(doc, a.score, a.completion, a.usage)
           })
         ),
         Effect.catchTag("AnnotationFailed", (e: AnnotationFailed) =>
           finish(() => {
-            if (e.reason === "no_score") {
-              const completion = e.completion ?? ""
-              cache.append({ ...base, score: null, completion, usage: e.usage ?? { prompt_tokens: 0, completion_tokens: 0 }, attempts: e.attempts, error: e.lastError })
-              writeFailed(o, doc, e.reason, e.attempts, e.lastError, completion)
-            } else writeFailed(o, doc, e.reason, e.attempts, e.lastError)
+            if (e.reason !== "no_score") return failedLine(doc, e.reason, e.attempts, e.lastError)
+            const completion = e.completion ?? ""
+            cache.append({ ...base, score: null, completion, usage: e.usage ?? { prompt_tokens: 0, completion_tokens: 0 }, attempts: e.attempts, error: e.lastError })
+            return failedLine(doc, e.reason, e.attempts, e.lastError, completion)
           })
         )
       )
     }
 
-    const handle = (item: Item): Effect.Effect<void, WriteError | AnnotationConfigError> => {
+    const handle = ({ item, position }: { readonly item: AnnotationItem; readonly position: number }): Effect.Effect<void, WriteError | AnnotationConfigError> => {
       const o = outputs[item.file]!
-      if (item._tag === "Doc") return handleDoc(o, item.doc)
+      if (item._tag === "Doc") return handleDoc(o, item.doc, position)
       o.ended = true
       return tryWrite(o.failedPath, () => commitIfDone(o))
     }
-
-    const items = yield* itemsOf(files, readerOptions, options.limit, options.sample, (n) => (total = n))
 
     const progress = (): AnnotateProgress => ({
       done: annotated + failed,
       annotated,
       failed,
       fromCache,
-      total,
+      total: options.total(),
       elapsedSeconds: (performance.now() - started) / 1000,
       counts: annotator.counts()
     })
@@ -261,14 +359,15 @@ export const annotateFiles = (
       yield* Effect.forkScoped(Effect.forever(Effect.sleep(options.progressIntervalMs ?? 2000).pipe(Effect.andThen(Effect.sync(() => report(progress()))))))
     }
 
-    yield* items.pipe(
-      // Counted here, in the reading fiber and in input order, so a file's end marker can never overtake one of its documents.
-      Stream.tap((item) => Effect.sync(() => {
-        if (item._tag === "Doc") {
-          outputs[item.file]!.pending++
-          outputs[item.file]!.documents++
-        }
-      })),
+    yield* options.items.pipe(
+      // Counted here, in the reading fiber and in input order, so a file's end marker can never overtake one of its
+      // documents, and each document's position in its file is its place in the output.
+      Stream.map((item) => {
+        if (item._tag === "End") return { item, position: -1 }
+        const o = outputs[item.file]!
+        o.pending++
+        return { item, position: o.documents++ }
+      }),
       Stream.mapEffect(handle, { concurrency: Math.max(1, options.concurrency), unordered: true }),
       Stream.runDrain
     )
@@ -297,8 +396,8 @@ export const annotateFiles = (
       files: outputs.filter((o) => o.committed).map((o) => ({ input: o.input, annotated: o.annotatedPath, failed: o.failedPath, documents: o.documents })),
       cache: { file: cacheFile, entries_at_start: cache.load.entries, torn_bytes_dropped: cache.load.tornBytes }
     }
-    yield* writeFileAtomic(path.join(options.output, "summary.json"), JSON.stringify(summary, null, 2) + "\n")
-    return summary
+    yield* writeFileAtomic(options.summaryFile, JSON.stringify(summary, null, 2) + "\n")
+    return { summary, retryable, retryableExamples }
   }).pipe(Effect.scoped)
 
 /**
@@ -312,22 +411,22 @@ const itemsOf = (
   limit: number | undefined,
   sample: AnnotateFilesOptions["sample"],
   setTotal: (n: number) => void
-): Effect.Effect<Stream.Stream<Item, ReadError>, ReadError> =>
+): Effect.Effect<Stream.Stream<AnnotationItem, ReadError>, ReadError> =>
   Effect.gen(function*() {
     let remaining = limit ?? Infinity
     let read = 0
     // A file is opened only while the limit is not reached; later files are neither read nor written.
-    const docs = (file: number): Stream.Stream<Item, ReadError> =>
+    const docs = (file: number): Stream.Stream<AnnotationItem, ReadError> =>
       Stream.suspend(() => {
         if (remaining <= 0) return Stream.empty
         const stream = Number.isFinite(remaining) ? Stream.take(readFile(files[file]!, reader), remaining) : readFile(files[file]!, reader)
         return stream.pipe(
-          Stream.map((doc): Item => {
+          Stream.map((doc): AnnotationItem => {
             remaining--
             read++
             return { _tag: "Doc", file, doc }
           }),
-          Stream.concat(Stream.succeed<Item>({ _tag: "End", file }))
+          Stream.concat(Stream.succeed<AnnotationItem>({ _tag: "End", file }))
         )
       })
     const all = Stream.fromIterable(files.map((_, i) => i)).pipe(Stream.flatMap(docs, { concurrency: 1 }))
@@ -341,7 +440,7 @@ const itemsOf = (
     setTotal(chosen.length)
     const byFile = new Map<number, Array<Document>>()
     for (const { file, doc } of chosen) byFile.set(file, [...(byFile.get(file) ?? []), doc])
-    const out: Array<Item> = []
+    const out: Array<AnnotationItem> = []
     for (const file of ended) {
       for (const doc of byFile.get(file) ?? []) out.push({ _tag: "Doc", file, doc })
       out.push({ _tag: "End", file })

@@ -36,3 +36,12 @@ export class AnnotationFailed extends Schema.TaggedError<AnnotationFailed>()("An
 export class AnnotationConfigError extends Schema.TaggedError<AnnotationConfigError>()("AnnotationConfigError", {
   message: Schema.String
 }) {}
+
+/**
+ * A rank of a sharded run ended with documents that failed for a retryable reason (server errors, rate limits,
+ * timeouts, dropped connections): the rank fails rather than complete, so that the rerun asks for those documents
+ * again, and only for them (every answer received is in the rank's cache).
+ */
+export class AnnotationsIncomplete extends Schema.TaggedError<AnnotationsIncomplete>()("AnnotationsIncomplete", {
+  message: Schema.String
+}) {}
