@@ -12,22 +12,17 @@
  * TRL's loss, rewards/chosen, rewards/rejected, rewards/accuracies and rewards/margins per step, and
  * OUT/checkpoints/step-N are chat models. Defaults are SmolLM2's DPO (notes smollm2-recipe.md §7.3, §11).
  */
-import { Console, Effect, Option, Path, Stream } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { atLeast, defaulting, fraction, nonNegative, positive, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
-import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/chat-template.ts"
-import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
-import { type DpoOptions, dpoSchedule, dpoStepFields, dpoSteps, trainDpo } from "../src/train/dpo.ts"
-import { readPreferencePairs, smollm2DpoLengths } from "../src/train/dpo-data.ts"
+import { type DpoOptions, dpoStepFields, trainDpo } from "../src/train/dpo.ts"
+import { smollm2DpoLengths } from "../src/train/dpo-data.ts"
 import { smollm2DpoBeta } from "../src/train/dpo-loss.ts"
-import { checkRunFolder } from "../src/train/run-folder.ts"
+import { dpoGlobalBatch, prepareDpoRun } from "../src/train/dpo-run.ts"
 import { sftAdamW } from "../src/train/sft-defaults.ts"
-
-/** The handbook's global batch: 8 devices × 2 pairs × accumulation 8. */
-const globalBatch = 128
 
 const dpo = Command.make(
   "dpo",
@@ -45,7 +40,7 @@ const dpo = Command.make(
     warmupRatio: Flag.Finite("warmup-ratio").pipe(fraction, defaulting(0.1, "Warmup steps as a fraction of the run (rounded up), then cosine to 0")),
     epochs: Flag.Int("epochs").pipe(atLeast(1), defaulting(2, "Passes over the pairs (the paper: 2; the handbook config: 3)")),
     batchSize: Flag.Int("batch-size").pipe(atLeast(1), defaulting(2, "Pairs per micro-batch (2 rows each; the handbook: 2 per device)")),
-    gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription(`Micro-batches per optimizer step (default: a global batch of ${globalBatch} pairs)`), Flag.optional),
+    gradAccum: Flag.Int("grad-accum").pipe(atLeast(1), Flag.withDescription(`Micro-batches per optimizer step (default: a global batch of ${dpoGlobalBatch} pairs)`), Flag.optional),
     maxLength: Flag.Int("max-length").pipe(atLeast(2), defaulting(smollm2DpoLengths.maxLength, "Prompt + completion tokens at most")),
     maxPromptLength: Flag.Int("max-prompt-length").pipe(atLeast(1), defaulting(smollm2DpoLengths.maxPromptLength, "Prompt tokens kept (its end) when a pair is too long")),
     seed: Flag.Int("seed").pipe(defaulting(42, "Seed of the epochs' shuffles")),
@@ -58,25 +53,13 @@ const dpo = Command.make(
   },
   (a) =>
     Effect.gen(function*() {
-      const path = yield* Path.Path
-      yield* checkRunFolder(a.out, { resume: a.resume, overwrite: a.overwrite })
-      const tokenizerPath = Option.getOrElse(a.tokenizer, () => path.join(a.init, "tokenizer.json"))
-      const t = yield* loadTokenizer(tokenizerPath)
-      const chat = Option.isSome(a.template) ? yield* loadChatTemplate(a.template.value) : yield* defaultChatTemplate()
-      const pairs = yield* readPreferencePairs(a.input, chat, t, { maxLength: a.maxLength, maxPromptLength: a.maxPromptLength })
-      const tokens = pairs.reduce((s, p) => s + 2 * p.prompt.length + p.chosen.length + p.rejected.length, 0)
-      const options: DpoOptions = {
-        out: a.out, init: { _tag: "HfFolder", dir: a.init }, pairs, pairsFile: a.input, beta: a.beta,
-        pairsPerBatch: a.batchSize, gradAccum: Option.getOrElse(a.gradAccum, () => Math.max(1, Math.ceil(globalBatch / a.batchSize))),
-        epochs: a.epochs, seed: a.seed, lr: a.lr, warmupRatio: a.warmupRatio, optimizer: { ...sftAdamW, weightDecay: a.weightDecay, clip: a.clip },
+      const { options, steps } = yield* prepareDpoRun({
+        init: a.init, inputs: [a.input], out: a.out, tokenizer: Option.getOrUndefined(a.tokenizer), template: Option.getOrUndefined(a.template),
+        beta: a.beta, lr: a.lr, warmupRatio: a.warmupRatio, epochs: a.epochs, batchSize: a.batchSize, gradAccum: Option.getOrUndefined(a.gradAccum),
+        maxLength: a.maxLength, maxPromptLength: a.maxPromptLength, seed: a.seed, weightDecay: a.weightDecay, clip: a.clip,
         saveEvery: a.saveEvery, saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16", resume: a.resume, overwrite: a.overwrite,
-        tokenizer: tokenizerPath, chatTemplate: chat.source
-      }
-      const steps = dpoSteps(options)
-      yield* Console.error(
-        `${pairs.length} pairs (${tokens} tokens) with ${chat.name}; ${steps} steps of ${options.pairsPerBatch}×${options.gradAccum} pairs, ` +
-          `β ${a.beta}, lr ${a.lr} cosine, warmup ${dpoSchedule(options).warmup}`
-      )
+        log: (line) => Console.error(line)
+      })
       yield* runDpo(options, steps).pipe(Effect.provide(Gpu.layer))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Align a chat model with preference pairs (DPO, sigmoid loss, cached reference log-probs)"))

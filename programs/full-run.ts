@@ -50,12 +50,13 @@ const command = Command.make(
         config = yield* loadRunConfig(a.config.value, overrides)
       } else {
         const world = runPaths(out).world
+        // The config first: a bad --set is reported before anything is written.
+        config = yield* decodeRunConfig(defaultRunConfigInput(world, { out }), overrides)
         // The world is deterministic: a resumed run reuses the one it wrote.
         if (!(a.resume && (yield* fs.exists(path.join(world, "world.json"))))) {
           yield* Console.error(`Writing the default world to ${world}`)
           yield* writeDefaultWorld(world, {})
         }
-        config = yield* decodeRunConfig(defaultRunConfigInput(world, { out }), overrides)
         annotator = worldAnnotatorFromDir(world)
       }
       const outcome = yield* fullRun({

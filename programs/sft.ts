@@ -20,19 +20,16 @@
  * warmup ratio 0.1) into OUT/checkpoints/step-N, each a chat model: config BOS/EOS `<|im_start|>`/`<|im_end|>`, and
  * the chat template in `tokenizer_config.json`. Defaults are SmolLM2's SFT (notes smollm2-recipe.md §7.2, §11).
  */
-import { Console, Effect, FileSystem, Option, Path, Stream } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { atLeast, defaulting, fraction, nonNegative, positive, runMain } from "../src/cli/program.ts"
 import { makeProgress, type Report } from "../src/data/progress/Progress.ts"
 import { describeAdapter } from "../src/gpu/adapter.ts"
 import { Gpu } from "../src/gpu/Gpu.ts"
-import { loadHfModel } from "../src/model/checkpoint.ts"
-import { parameterCount } from "../src/model/config.ts"
-import { makeDecontaminator, readEvaluationTexts } from "../src/train/decontaminate.ts"
-import { checkTrainOptions, TrainOptionsError } from "../src/train/options.ts"
-import { checkRunFolder } from "../src/train/run-folder.ts"
-import { packedRowJson, prepareSftData, type SftSource } from "../src/train/sft-data.ts"
+import { TrainOptionsError } from "../src/train/options.ts"
+import type { SftSource } from "../src/train/sft-data.ts"
 import { sftAdamW, sftDefaults } from "../src/train/sft-defaults.ts"
+import { prepareSftRun } from "../src/train/sft-run.ts"
 import { stepFields } from "../src/train/step-log.ts"
 import { train as runTrainer, type TrainOptions } from "../src/train/trainer.ts"
 import { writeLinesAtomic } from "../src/data/io/jsonl.ts"
@@ -40,7 +37,6 @@ import { defaultChatTemplate, loadChatTemplate } from "../src/data/tokenizer/cha
 import { conversationError, noConversations, readConversations } from "../src/data/tokenizer/conversations.ts"
 import { CHATML_END_OF_TURN, sftExampleLine, tokenizeConversation } from "../src/data/tokenizer/sft-example.ts"
 import { loadTokenizer } from "../src/data/tokenizer/Tokenizer.ts"
-import { writeFileAtomic } from "../src/data/io/atomic.ts"
 
 const prepare = Command.make(
   "prepare",
@@ -136,85 +132,21 @@ const train = Command.make(
   },
   (a) =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
       if (Option.isSome(a.input) === Option.isSome(a.prepared)) {
         return yield* new TrainOptionsError({ flag: "--input/--prepared", message: "give exactly one of --input FILE or --prepared FILE" })
       }
-      yield* checkRunFolder(a.out, { resume: a.resume, overwrite: a.overwrite })
-      const base = yield* loadHfModel(a.init)
-      const tokenizerPath = Option.getOrElse(a.tokenizer, () => path.join(a.init, "tokenizer.json"))
-      const t = yield* loadTokenizer(tokenizerPath)
-      const chat = Option.isSome(a.template) ? yield* loadChatTemplate(a.template.value) : yield* defaultChatTemplate()
-      const idOf = (token: string) => {
-        const id = t.tokenToId(token)
-        return id === undefined
-          ? Effect.fail(new TrainOptionsError({ flag: "--tokenizer", message: `${tokenizerPath} has no ${token} token, which a ChatML chat model needs` }))
-          : Effect.succeed(id)
-      }
-      const [imStart, imEnd] = [yield* idOf("<|im_start|>"), yield* idOf("<|im_end|>")]
-      // concat's separator is the base model's EOS (`<|endoftext|>` for SmolLM2), as TRL's packing appended it.
-      const separator = base.config.eosTokenId ?? imEnd
-      const defaults = sftDefaults.forParameters(parameterCount(base.config))
-      const seqLen = Option.getOrElse(a.seqLen, () => Math.min(sftDefaults.maxSeqLength, base.config.maxPositionEmbeddings))
-      const gradAccum = Option.getOrElse(a.gradAccum, () => Math.max(1, Math.ceil(sftDefaults.globalBatch / a.batchSize)))
-      const loss = Option.getOrElse(a.loss, () => (a.packing === "concat" ? "all" as const : "assistant" as const))
-
-      const evaluationFiles = Option.match(a.decontaminate, { onNone: () => [], onSome: (v) => v.split(",").filter((f) => f.length > 0) })
-      const evaluationTexts: Array<string> = []
-      for (const f of evaluationFiles) evaluationTexts.push(...(yield* readEvaluationTexts(f)))
-      const decontaminator = evaluationFiles.length === 0 ? undefined : makeDecontaminator(evaluationTexts)
       const source: SftSource = Option.isSome(a.input)
         ? { _tag: "Conversations", path: a.input.value, format: a.format }
         : { _tag: "Prepared", path: Option.getOrThrow(a.prepared) }
-      const data = yield* prepareSftData({
-        source, tokenizer: t, template: chat, packing: a.packing, loss, rowLength: seqLen + 1, separator,
-        epochs: a.epochs, seed: a.seed, ...(decontaminator === undefined ? {} : { decontaminator })
+      const optional = <A>(o: Option.Option<A>) => Option.getOrUndefined(o)
+      const options = yield* prepareSftRun({
+        init: a.init, source, out: a.out, tokenizer: optional(a.tokenizer), template: optional(a.template), packing: a.packing,
+        loss: optional(a.loss), seqLen: optional(a.seqLen), batchSize: a.batchSize, gradAccum: optional(a.gradAccum), epochs: a.epochs,
+        lr: optional(a.lr), warmupRatio: a.warmupRatio, weightDecay: a.weightDecay, clip: a.clip,
+        decontaminate: Option.match(a.decontaminate, { onNone: () => [], onSome: (v) => v.split(",").filter((f) => f.length > 0) }),
+        seed: a.seed, saveEvery: a.saveEvery, saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16", resume: a.resume, overwrite: a.overwrite,
+        log: (line) => Console.error(line)
       })
-      if (decontaminator !== undefined) {
-        yield* Console.error(
-          `Decontamination: dropped ${data.contaminated} of ${data.conversations} conversations sharing a 10-gram with ` +
-            `${evaluationFiles.join(", ")} (${decontaminator.ngrams} distinct 10-grams)`
-        )
-      }
-      yield* Console.error(
-        `${data.conversations - data.contaminated} conversations, ${data.tokens} tokens → ${data.rowsPerEpoch} rows of ${seqLen + 1} ` +
-          `(${a.packing}, loss on ${loss === "all" ? "every token" : "assistant tokens"}: ${data.targets} targets per epoch), ${a.epochs} epoch(s)`
-      )
-      const rowsFile = path.join(a.out, "sft-rows.jsonl")
-      const rowsText = data.rows.map((r) => packedRowJson(r) + "\n").join("")
-      // A resumed run must see the rows it started with: the same inputs and settings give the same bytes.
-      if (a.resume && (yield* fs.exists(rowsFile)) && (yield* fs.readFileString(rowsFile)) !== rowsText) {
-        return yield* new TrainOptionsError({ flag: "--resume", message: `${rowsFile} differs from the rows these inputs and settings give; resume with the run's own inputs, or --overwrite` })
-      }
-      yield* fs.makeDirectory(a.out, { recursive: true })
-      yield* writeFileAtomic(rowsFile, rowsText)
-      const steps = Math.floor(data.rows.length / (a.batchSize * gradAccum))
-      if (steps === 0) {
-        return yield* new TrainOptionsError({
-          flag: "--grad-accum",
-          message: `${data.rows.length} rows over ${a.epochs} epoch(s) do not fill one step of ${a.batchSize}×${gradAccum} rows; lower --batch-size or --grad-accum`
-        })
-      }
-      const options: TrainOptions = {
-        out: a.out,
-        init: { _tag: "HfFolder", dir: a.init, specialTokenIds: { bosTokenId: imStart, eosTokenId: imEnd } },
-        data: { _tag: "IdsJsonl", path: rowsFile },
-        seqLen,
-        batchSize: a.batchSize,
-        gradAccum,
-        steps,
-        schedule: { kind: "cosine", peak: Option.getOrElse(a.lr, () => defaults.lr), warmup: Math.ceil(steps * a.warmupRatio), totalSteps: steps, decayFraction: 0 },
-        optimizer: { ...sftAdamW, weightDecay: a.weightDecay, clip: a.clip },
-        saveEvery: a.saveEvery,
-        saveDtype: a.saveDtype === "f32" ? "float32" : "bfloat16",
-        resume: a.resume,
-        overwrite: a.overwrite,
-        tokenizer: tokenizerPath,
-        chatTemplate: chat.source
-      }
-      yield* checkTrainOptions(options)
-      yield* Console.error(`${steps} steps of ${a.batchSize}×${gradAccum} rows, lr ${options.schedule.peak} cosine, warmup ${options.schedule.warmup}`)
       yield* runSft(options).pipe(Effect.provide(Gpu.layer))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Fine-tune a base checkpoint on conversations into a chat model (packed rows, loss masks, cosine schedule)"))

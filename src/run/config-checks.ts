@@ -203,6 +203,25 @@ const checkAblation = (c: Fields, problems: Array<ConfigProblem>): void => {
   if (a.tokens < perStep) problems.push({ path: ["ablation", "tokens"], message: `${formatTokenCount(a.tokens)} is less than one optimizer step (${count(perStep)} tokens = training.seqLen × batchSize × gradAccum)` })
 }
 
+const checkPostTraining = (c: Fields, problems: Array<ConfigProblem>): void => {
+  const post = c.postTraining
+  if (post === undefined) return
+  if (post.dpo !== undefined && post.sft === undefined) {
+    problems.push({ path: ["postTraining", "dpo"], message: "DPO tunes the SFT model (notes §7.3): add postTraining.sft, or leave dpo out" })
+  }
+  const sft = post.sft
+  if (sft !== undefined) {
+    const maxPositions = c.model.preset === undefined ? undefined : c.model.overrides.maxPositionEmbeddings ?? presets[c.model.preset].maxPositionEmbeddings
+    if (sft.seqLen !== undefined && maxPositions !== undefined && sft.seqLen > maxPositions) {
+      problems.push({ path: ["postTraining", "sft", "seqLen"], message: `${sft.seqLen} is longer than the model's maxPositionEmbeddings ${maxPositions}` })
+    }
+  }
+  const dpo = post.dpo
+  if (dpo !== undefined && dpo.maxPromptLength >= dpo.maxLength) {
+    problems.push({ path: ["postTraining", "dpo", "maxPromptLength"], message: `${dpo.maxPromptLength} leaves no room for a completion within maxLength ${dpo.maxLength}` })
+  }
+}
+
 /** Every problem of a structurally valid config, in field order. */
 export const runConfigProblems = (c: Fields): Array<ConfigProblem> => {
   const problems: Array<ConfigProblem> = []
@@ -212,6 +231,7 @@ export const runConfigProblems = (c: Fields): Array<ConfigProblem> => {
   checkStages(c, problems)
   checkPolicy(c, problems)
   checkAblation(c, problems)
+  checkPostTraining(c, problems)
   return problems
 }
 

@@ -208,30 +208,49 @@ export const Policy = Schema.Union([FixedPolicy, RulePolicy, ManualPolicy]).anno
 
 // ── post-training and report ───────────────────────────────────────────────────────────────────────────────────
 
+// Field names and defaults are those of `programs/sft.ts train` and `programs/dpo.ts` (one library behind both:
+// src/train/sft-run.ts, dpo-run.ts); the run's `seed` seeds the epochs' shuffles.
+
 export const SftConfig = Schema.Struct({
-  data: required(Paths, "Conversations (SmolTalk `messages`, ShareGPT or Alpaca; JSONL, JSON or Parquet; `hf://` paths too)."),
-  epochs: withDefault(PositiveInt, 2, "Passes over the data (notes §7.2)."),
-  lr: withDefault(PositiveNumber, 3e-4, "Peak learning rate (1.7B: 3e-4; 135M/360M: 1e-3)."),
-  batchSize: withDefault(PositiveInt, 128, "Sequences per optimizer step."),
-  seqLen: withDefault(PositiveInt, 8192, "Packed sequence length."),
-  warmupRatio: withDefault(Fraction, 0.1, "Warmup as a fraction of the steps; cosine after it."),
-  packing: withDefault(Schema.Literals(["full", "per-document"]), "full", "`full`: the paper's packing, loss on every token; `per-document`: loss on assistant turns, attention within each conversation.")
+  data: required(Paths, "Conversations (SmolTalk `messages`, ShareGPT or Alpaca; JSONL, JSON or Parquet): files, folders or `hf://` paths, read in order as one set."),
+  format: withDefault(Schema.Literals(["auto", "messages", "sharegpt", "alpaca"]), "auto", "Record layout; `auto` decides from each file's first record."),
+  limit: optional(PositiveInt, "Read at most this many conversations, from the start (a trial run on a slice)."),
+  template: optional(Schema.String, "A tokenizer_config.json with a chat_template, or a .jinja file (absent: SmolLM2-Instruct's ChatML template)."),
+  packing: withDefault(Schema.Literals(["concat", "bfd"]), "concat", "`concat`: the paper's (EOS between conversations, exact rows, attention across them); `bfd`: best-fit decreasing, attention within each conversation."),
+  loss: optional(Schema.Literals(["assistant", "all"]), "Targets of the loss: assistant tokens or every token (absent: all with concat, as the paper; assistant with bfd)."),
+  seqLen: optional(PositiveInt, "Tokens each position sees (absent: min(8192, the model's maxPositionEmbeddings); notes §7.2: 8192)."),
+  batchSize: withDefault(PositiveInt, 4, "Rows per micro-batch (SmolLM2: 4 per device)."),
+  gradAccum: optional(PositiveInt, "Micro-batches per optimizer step (absent: a global batch of 128 rows, SmolLM2's)."),
+  epochs: withDefault(PositiveInt, 2, "Passes over the rows (notes §7.2: 2)."),
+  lr: optional(PositiveNumber, "Peak learning rate (absent: SmolLM2's, 1e-3 below 1B parameters, 3e-4 for 1.7B)."),
+  warmupRatio: withDefault(Fraction, 0.1, "Warmup steps as a fraction of the run (rounded up), then cosine to 0."),
+  weightDecay: withDefault(NonNegativeNumber, 0, "AdamW weight decay (transformers' default)."),
+  clip: withDefault(NonNegativeNumber, 1, "Global gradient-norm clipping (0: off)."),
+  decontaminate: withDefault(Schema.Array(Schema.String), [], "Evaluation files (.jsonl/.json: every string; else the whole text): conversations sharing a 10-gram with them are dropped."),
+  saveEvery: withDefault(NonNegativeInt, 0, "Checkpoint every N steps, besides the last (a resumed run continues from the newest)."),
+  eval: withDefault(Schema.Boolean, true, "Evaluate the SFT model on the last stage's tasks through its chat template.")
 })
 
 export const DpoConfig = Schema.Struct({
-  data: required(Paths, "Preference pairs (UltraFeedback binarized in the recipe)."),
-  epochs: withDefault(PositiveInt, 2, "Passes over the data ([P]: 2; the handbook config: 3)."),
-  lr: withDefault(PositiveNumber, 1e-6, "Peak learning rate; cosine with `warmupRatio`."),
-  beta: withDefault(PositiveNumber, 0.5, "DPO β."),
-  batchSize: withDefault(PositiveInt, 128, "Pairs per optimizer step."),
-  maxLength: withDefault(PositiveInt, 1024, "Prompt and response tokens at most."),
-  maxPromptLength: withDefault(PositiveInt, 512, "Prompt tokens at most."),
-  warmupRatio: withDefault(Fraction, 0.1, "Warmup as a fraction of the steps.")
+  data: required(Paths, "Preference pairs `{prompt, chosen, rejected}` (UltraFeedback-binarized layout; JSONL, JSON or Parquet): files, folders or `hf://` paths."),
+  template: optional(Schema.String, "A tokenizer_config.json with a chat_template, or a .jinja file (absent: SmolLM2-Instruct's ChatML template)."),
+  beta: withDefault(PositiveNumber, 0.5, "β of the sigmoid loss (notes §7.3: 0.5)."),
+  lr: withDefault(PositiveNumber, 1e-6, "Peak learning rate (notes §7.3: 1e-6); cosine after the warmup."),
+  warmupRatio: withDefault(Fraction, 0.1, "Warmup steps as a fraction of the run (rounded up)."),
+  epochs: withDefault(PositiveInt, 2, "Passes over the pairs ([P]: 2; the handbook config: 3)."),
+  batchSize: withDefault(PositiveInt, 2, "Pairs per micro-batch (2 rows each; the handbook: 2 per device)."),
+  gradAccum: optional(PositiveInt, "Micro-batches per optimizer step (absent: a global batch of 128 pairs)."),
+  maxLength: withDefault(PositiveInt, 1024, "Prompt + completion tokens at most."),
+  maxPromptLength: withDefault(PositiveInt, 512, "Prompt tokens kept (its end) when a pair is too long."),
+  weightDecay: withDefault(NonNegativeNumber, 0, "AdamW weight decay (transformers' default)."),
+  clip: withDefault(NonNegativeNumber, 1, "Global gradient-norm clipping (0: off)."),
+  saveEvery: withDefault(NonNegativeInt, 0, "Checkpoint every N steps, besides the last."),
+  eval: withDefault(Schema.Boolean, true, "Evaluate the DPO model on the last stage's tasks through its chat template.")
 })
 
 export const PostTrainingConfig = Schema.Struct({
-  sft: optional(SftConfig, "Supervised fine-tuning of the final checkpoint (notes §7.2). Validated now; runs once SFT training exists."),
-  dpo: optional(DpoConfig, "Preference tuning after SFT (notes §7.3). Validated now; runs once DPO exists.")
+  sft: optional(SftConfig, "Supervised fine-tuning of OUT/final into a chat model (notes §7.2): OUT/post/sft, then OUT/final-instruct."),
+  dpo: optional(DpoConfig, "Preference tuning of the SFT model (notes §7.3; needs `sft`): OUT/post/dpo, then OUT/final-instruct.")
 })
 
 export const ReportConfig = Schema.Struct({
@@ -241,11 +260,46 @@ export const ReportConfig = Schema.Struct({
   logEvery: withDefault(PositiveInt, 10, "Training steps between loss lines (and loss-curve points).")
 })
 
-export const CurationConfig = Schema.Struct({
-  executor: withDefault(Schema.Literals(["local", "slurm"]), "local", "Where curation tasks run: local processes, or a Slurm job array per stage (datatrove's model; completion markers let a rerun skip finished tasks)."),
-  tasks: withDefault(PositiveInt, 1, "Tasks each source's files are split into (`files[rank::tasks]`)."),
-  workers: withDefault(PositiveInt, 1, "Tasks running at once (local) or the array's concurrency limit (Slurm).")
+/** An sbatch option as `#SBATCH --KEY=VALUE` writes it, without the dashes. */
+const SBATCH_OPTION = /^[A-Za-z][A-Za-z0-9-]*$/
+// Checked on the record: a record drops the keys its key schema refuses, rather than failing on them.
+const SbatchArgs = Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Literal(true)])).pipe(
+  Schema.check(Schema.makeFilter((args) =>
+    Object.keys(args).filter((k) => !SBATCH_OPTION.test(k)).map((k) => ({ path: [k], issue: "an sbatch option without its dashes, e.g. constraint" }))
+  ))
+)
+
+/** The sbatch settings of curation's job arrays: what `--executor slurm` takes on the stage programs' command lines. */
+export const CurationSlurm = Schema.Struct({
+  partition: optional(Schema.String, "Partition to submit to (absent: the cluster's default)."),
+  time: optional(Schema.String, "Time limit of each task, e.g. `4:00:00` (absent: the partition's)."),
+  cpusPerTask: withDefault(PositiveInt, 1, "CPUs of each task."),
+  memPerCpu: optional(Schema.String, "Memory per CPU, e.g. `4G` (absent: the cluster's default)."),
+  qos: optional(Schema.String, "Quality of service (absent: the cluster's default)."),
+  account: optional(Schema.String, "Account charged (absent: yours)."),
+  sbatchArgs: withDefault(
+    SbatchArgs,
+    {},
+    "Any other sbatch options: `{ constraint: cpu, exclusive: true }` adds `#SBATCH --constraint=cpu` and `#SBATCH --exclusive`."
+  ),
+  envCommand: optional(Schema.String, "Shell command run before each task on its node, e.g. `module load nodejs/22` (absent: none; tasks get the submitting shell's environment).")
 })
+
+const slurmOnlyWithSlurm = Schema.makeFilter<{ readonly executor: "local" | "slurm"; readonly slurm?: unknown }>(
+  (c) => c.executor !== "slurm" && c.slurm !== undefined ? { path: ["slurm"], issue: "only with `executor: slurm` (a local run would ignore it)" } : undefined,
+  { expected: "Slurm settings only for a Slurm run" }
+)
+
+export const CurationConfig = Schema.Struct({
+  executor: withDefault(
+    Schema.Literals(["local", "slurm"]),
+    "local",
+    "Where the filter, dedup, classify and threshold tasks run: `local`, on this machine (`workers` processes at a time; with one worker, one task after another in the run's own process, as a worker process's start-up of about 2 s outweighs a small run's tasks), or `slurm`, a Slurm job array per stage, each after the one before (`afterok`), the run waiting for them. Completion markers let a resumed run skip finished tasks. The annotation sample and the classifier's training run in the run's process either way."
+  ),
+  tasks: withDefault(PositiveInt, 1, "Tasks each source's files are split into (`files[rank::tasks]`)."),
+  workers: optional(PositiveInt, "Tasks running at once: local worker processes (absent or 1: the tasks run one after another in the run's process), or the job array's concurrency limit under Slurm (absent: no limit)."),
+  slurm: optional(CurationSlurm, "sbatch settings of the job arrays, with `executor: slurm` (absent: the cluster's defaults).")
+}).pipe(Schema.check(slurmOnlyWithSlurm))
 
 // ── the classifier ablation ────────────────────────────────────────────────────────────────────────────────────
 
@@ -253,7 +307,8 @@ export const AblationConfig = Schema.Struct({
   source: required(Name, "The source whose quality classifier is put to the test: one model trains on its curated documents (after the classifier's threshold), an identical one on the same source without the classifier (after the filters and dedup only)."),
   tokens: required(TokenCount, "Tokens each of the two models trains on: equal, as FineWeb-Edu's ablations compare datasets at equal tokens ([P] §3.2)."),
   tasks: required(Schema.Array(Schema.String).pipe(Schema.check(Schema.isMinLength(1, { expected: "at least one task" }))), "Tasks both models are evaluated on (knowledge tasks show a classifier's effect: FineWeb-Edu measured MMLU and ARC)."),
-  limits: withDefault(Schema.Record(Schema.String, PositiveInt), {}, "Examples per task at most (absent: all).")
+  limits: withDefault(Schema.Record(Schema.String, PositiveInt), {}, "Examples per task at most (absent: all)."),
+  heldOut: optional(Paths, "Documents both models are scored on, in bits per byte (lower is better): text of the kind the classifier is meant to keep, held out from training (the default world: its held-out educational pages). Each is cut to `training.seqLen` tokens.")
 })
 
 // ── the run ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -262,7 +317,7 @@ export const RunConfigFields = Schema.Struct({
   seed: withDefault(NonNegativeInt, 42, "Seeds every random choice of the run (sampling, initialization, data order); SmolLM2's general seed is 42 ([C1.7])."),
   out: withDefault(Schema.String, "runs/full-run", "The run folder: curated data, shards, checkpoints, OUT/final (an HF model), report.json and report.html."),
   sources: required(Schema.Record(Name, Source), "The named sources of documents and how each is curated. Stages mix them by these names."),
-  curation: withDefault(CurationConfig, {}, "How curation runs (executor, tasks, workers)."),
+  curation: withDefault(CurationConfig, {}, "How curation runs (executor, tasks, workers, Slurm settings)."),
   tokenizer: withDefault(TokenizerConfig, { train: {} }, "The tokenizer: `{ file: PATH }`, or `{ train: … }` to train one on the curated sources."),
   model: withDefault(ModelConfig, { preset: "smollm2-135m" }, "The model: a preset shape or an `init` checkpoint, plus overrides."),
   training: withDefault(TrainingConfig, {}, "Batch, optimizer and the learning-rate schedule, one schedule across all stages."),

@@ -15,6 +15,8 @@ import { epochOrder, type LossOn, packBestFitDecreasing, packConcat, type Packin
 
 export type SftSource =
   | { readonly _tag: "Conversations"; readonly path: string; readonly format: ConversationFormat | "auto" }
+  /** Several conversation files read as one, in the order given (the full run's `postTraining.sft.data`). */
+  | { readonly _tag: "ConversationFiles"; readonly paths: ReadonlyArray<string>; readonly format: ConversationFormat | "auto" }
   /** `programs/sft.ts prepare` output: `{"id", "text", "ids", "mask"}` per conversation. */
   | { readonly _tag: "Prepared"; readonly path: string }
 
@@ -31,6 +33,8 @@ export interface SftDataOptions {
   readonly epochs: number
   readonly seed: number
   readonly decontaminator?: Decontaminator
+  /** Read at most this many conversations (or prepared rows), from the start: a trial on a slice. */
+  readonly limit?: number
 }
 
 export interface SftData {
@@ -55,24 +59,31 @@ const documentsOf = (o: SftDataOptions): Stream.Stream<SftDocument | undefined, 
       Stream.map(({ value }): SftDocument | undefined => contaminated([value.text]) ? undefined : { ids: value.ids, mask: value.mask })
     )
   }
-  const file = o.source.path
-  return readConversations(file, { format: o.source.format }).pipe(
-    Stream.mapEffect(({ conversation, location }) =>
-      // Checked on the messages themselves, before the template adds its own words.
-      contaminated(conversation.messages.map((m) => m.content))
-        ? Effect.succeed(undefined)
-        : tokenizeConversation(o.template, o.tokenizer, conversation).pipe(
-          Effect.mapError((e) => conversationError(file, location, e.message, e)),
-          Effect.map((e): SftDocument => ({ ids: e.ids, mask: e.mask }))
-        ))
-  )
+  const format = o.source.format
+  const files = o.source._tag === "Conversations" ? [o.source.path] : o.source.paths
+  return Stream.fromIterable(files).pipe(Stream.flatMap((file) =>
+    readConversations(file, { format }).pipe(
+      Stream.mapEffect(({ conversation, location }) =>
+        // Checked on the messages themselves, before the template adds its own words.
+        contaminated(conversation.messages.map((m) => m.content))
+          ? Effect.succeed(undefined)
+          : tokenizeConversation(o.template, o.tokenizer, conversation).pipe(
+            Effect.mapError((e) => conversationError(file, location, e.message, e)),
+            Effect.map((e): SftDocument => ({ ids: e.ids, mask: e.mask }))
+          ))
+    )
+  ))
 }
+
+/** The source's files, as error messages name them. */
+const sourceName = (source: SftSource): string => source._tag === "ConversationFiles" ? source.paths.join(", ") : source.path
 
 export const prepareSftData = (o: SftDataOptions) =>
   Effect.gen(function*() {
     let total = 0
     const docs: Array<SftDocument> = []
     yield* documentsOf(o).pipe(
+      o.limit === undefined ? (s) => s : Stream.take(o.limit),
       Stream.runForEach((doc) =>
         Effect.sync(() => {
           total++
@@ -84,10 +95,10 @@ export const prepareSftData = (o: SftDataOptions) =>
     if (total === 0) {
       return yield* Effect.fail(o.source._tag === "Prepared"
         ? conversationError(o.source.path, "file", "no prepared rows (an empty file, or only blank lines): nothing to train on")
-        : noConversations(o.source.path))
+        : noConversations(sourceName(o.source)))
     }
     if (docs.length === 0) {
-      return yield* Effect.fail(conversationError(o.source.path, "file", `all ${total} conversations share a 10-gram with the evaluation texts: nothing left to train on`))
+      return yield* Effect.fail(conversationError(sourceName(o.source), "file", `all ${total} conversations share a 10-gram with the evaluation texts: nothing left to train on`))
     }
     const packed = o.packing === "concat"
       ? packConcat(docs, o.rowLength, o.separator, o.loss)

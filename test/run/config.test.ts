@@ -196,6 +196,29 @@ describe("a bad config fails naming the field", () => {
       ])
     }))
 
+  it.effect("post-training: DPO without SFT, an SFT longer than the model, a DPO prompt that fills maxLength, the program's packing names", () =>
+    Effect.gen(function*() {
+      const base = {
+        sources: { web: { paths: ["a"] } },
+        model: { preset: "tiny" as const },
+        training: { seqLen: 64, batchSize: 1, warmup: 0 },
+        stages: [{ name: "a", untilTokens: 6400, mixture: { web: 1 } }]
+      }
+      const dpoAlone = yield* Effect.flip(decodeRunConfig({ ...base, postTraining: { dpo: { data: ["pairs.jsonl"], maxLength: 512, maxPromptLength: 512 } } }))
+      expect(problemsOf(dpoAlone)).toEqual([
+        "postTraining.dpo: DPO tunes the SFT model (notes §7.3): add postTraining.sft, or leave dpo out",
+        "postTraining.dpo.maxPromptLength: 512 leaves no room for a completion within maxLength 512"
+      ])
+      const long = yield* Effect.flip(decodeRunConfig({ ...base, postTraining: { sft: { data: ["chats.jsonl"], seqLen: 512 } } }))
+      expect(problemsOf(long)).toEqual(["postTraining.sft.seqLen: 512 is longer than the model's maxPositionEmbeddings 256"])
+      const oldName = yield* Effect.flip(decodeRunConfig({ ...base, postTraining: { sft: { data: ["chats.jsonl"], packing: "full" } } }))
+      expect(problemsOf(oldName)[0]).toMatch(/^postTraining\.sft\.packing: Expected "concat" \| "bfd", got "full"$/)
+      const c = yield* decodeRunConfig({ ...base, postTraining: { sft: { data: ["chats.jsonl"], packing: "bfd" }, dpo: { data: ["pairs.jsonl"] } } })
+      expect(c.postTraining?.sft).toMatchObject({ packing: "bfd", batchSize: 4, epochs: 2, warmupRatio: 0.1, eval: true })
+      expect(c.postTraining?.sft?.lr).toBeUndefined()
+      expect(c.postTraining?.dpo).toMatchObject({ beta: 0.5, lr: 1e-6, batchSize: 2, maxLength: 1024, maxPromptLength: 512 })
+    }))
+
   it.effect("a stack-edu annotation without its language, and an encoder without a base", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(decodeRunConfig({

@@ -7,14 +7,15 @@ import * as path from "node:path"
 import { Gpu } from "../../src/gpu/Gpu.ts"
 import type { PolicyConfig, RunConfig, StageConfig } from "../../src/run/config.ts"
 import { decodeRunConfig } from "../../src/run/load-config.ts"
-import { FullRunError } from "../../src/run/pipeline/layout.ts"
+import { FullRunError, runPaths } from "../../src/run/pipeline/layout.ts"
+import { runPostTraining } from "../../src/run/pipeline/post-train.ts"
 import { decideNextMixture } from "../../src/run/pipeline/policy.ts"
 import { fullRun, readManualMixture, waitForEditedMixture } from "../../src/run/pipeline/run.ts"
 import { readRunReport, type TaskEvaluation } from "../../src/run/report/schema.ts"
 import { decayStartStep, stageSpans, totalSteps } from "../../src/run/stage-steps.ts"
 import { defaultRunConfigInput, WORLD_TASKS } from "../../src/run/world/run-config.ts"
 import { worldAnnotatorFromDir } from "../../src/run/world/world-annotator.ts"
-import { writeDefaultWorld } from "../../src/run/world/write-world.ts"
+import { CHATS_FILE, writeDefaultWorld } from "../../src/run/world/write-world.ts"
 import { learningRate } from "../../src/train/schedule.ts"
 
 const services = Layer.mergeAll(Gpu.layer, NodeServices.layer)
@@ -124,7 +125,7 @@ describe("stage boundaries", () => {
 })
 
 /** A run of a few seconds: a small world, 3 stages of 4 steps of 64 tokens, a handful of examples per task. */
-const tinyConfig = (world: string, out: string): Effect.Effect<RunConfig, unknown> => {
+const tinyConfig = (world: string, out: string, postTraining?: object): Effect.Effect<RunConfig, unknown> => {
   const base = defaultRunConfigInput(world, { out })
   const sources = base.sources as Record<string, Record<string, unknown>>
   const withBudget = (name: string, budget: number) => {
@@ -146,7 +147,9 @@ const tinyConfig = (world: string, out: string): Effect.Effect<RunConfig, unknow
       { name: "math", untilTokens: 768, mixture: { web: 50, python: 10, javascript: 10, math: 30 }, eval: tasks }
     ],
     evaluation: { ...(base.evaluation as object), batchSize: 4 },
-    ablation: { source: "web", tokens: 128, tasks: [WORLD_TASKS.facts], limits: { [WORLD_TASKS.facts]: 4 } },
+    ablation: { source: "web", tokens: 128, tasks: [WORLD_TASKS.facts], limits: { [WORLD_TASKS.facts]: 4 }, heldOut: [path.join(world, "eval", "world", "edu-pages.jsonl")] },
+    // A few SFT steps of 32 rows on the world's chats, evaluated through the chat template on the last stage's tasks.
+    postTraining: postTraining ?? { sft: { data: [path.join(world, CHATS_FILE)], seqLen: 32, batchSize: 4, gradAccum: 8, epochs: 1, lr: 3e-3, saveEvery: 2 } },
     report: { title: "tiny", logEvery: 2, progress: "none" }
   })
 }
@@ -178,9 +181,44 @@ describe("the full run", () => {
       const threshold = report.data.sources[0]!.steps.find((s) => s.kind === "threshold")!
       expect(ablation.arms.map((a) => a.documents)).toEqual([threshold.documentsKept, threshold.documentsIn])
       for (const arm of ablation.arms) expect(arm.evaluation[0]!.metrics.map((m) => m.name)).toEqual(["acc", "acc_norm", "prob_correct"])
-      expect(ablation.verdict).toMatch(/^At 128 tokens each, /)
+      expect(ablation.verdict).toMatch(/^At 128 tokens each, .* bits per byte/)
+      for (const arm of ablation.arms) {
+        expect(arm.heldOut!.documents).toBe(60)
+        expect(arm.heldOut!.bitsPerByte).toBeGreaterThan(0)
+        // Both arms are scored on the same text.
+        expect(arm.heldOut!.bytes).toBe(ablation.arms[0]!.heldOut!.bytes)
+      }
       expect(readFileSync(path.join(straight, "report.html"), "utf8")).toContain("Does the web classifier help?")
       expect(readdirSync(path.join(straight, "final")).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"])
+      // Post-training: SFT of OUT/final into a chat model in OUT/final-instruct, evaluated through its chat template.
+      const sft = report.postTraining?.[0]
+      expect(report.postTraining?.map((p) => p.name)).toEqual(["sft"])
+      expect(sft!.steps).toBeGreaterThan(0)
+      expect(sft!.loss.at(-1)!.step).toBe(sft!.steps)
+      expect(sft!.loss.every((p) => Number.isFinite(p.loss) && p.tokens > 0)).toBe(true)
+      expect(sft!.evaluation.map((e) => e.task)).toEqual([WORLD_TASKS.facts, WORLD_TASKS.arithmetic, WORLD_TASKS.code])
+      expect(report.run.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(["post sft", "eval post sft"]))
+      const instruct = path.join(straight, "final-instruct")
+      expect(JSON.parse(readFileSync(path.join(instruct, "tokenizer_config.json"), "utf8"))).toHaveProperty("chat_template")
+      expect(JSON.parse(readFileSync(path.join(instruct, "config.json"), "utf8"))).toMatchObject({ bos_token_id: 1, eos_token_id: 2 })
+      expect(existsSync(path.join(instruct, "trainer_state.json"))).toBe(false)
+      expect(readFileSync(path.join(straight, "report.html"), "utf8")).toContain(`<section id="post-training">`)
+
+      // DPO after SFT, from the same final model, on pairs made of the world's chats (another chat's reply rejected).
+      const chats = readFileSync(path.join(world, CHATS_FILE), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { messages: Array<{ role: string; content: string }> })
+      const turn = (c: (typeof chats)[number], role: string) => c.messages.find((m) => m.role === role)!.content
+      const pairsFile = path.join(root, "pairs.jsonl")
+      writeFileSync(pairsFile, chats.slice(0, 8).map((c, i) => JSON.stringify({ prompt: turn(c, "user"), chosen: turn(c, "assistant"), rejected: turn(chats[i + 1]!, "assistant") })).join("\n") + "\n")
+      const dpoOut = path.join(root, "dpo")
+      const dpoConfig = yield* tinyConfig(world, dpoOut, {
+        sft: { data: [path.join(world, CHATS_FILE)], seqLen: 32, batchSize: 4, gradAccum: 8, epochs: 1, lr: 3e-3, eval: false },
+        dpo: { data: [pairsFile], batchSize: 2, gradAccum: 2, epochs: 1, lr: 1e-3, maxLength: 96, maxPromptLength: 48, eval: false }
+      })
+      const post = yield* runPostTraining({ config: dpoConfig, paths: runPaths(dpoOut), base: path.join(straight, "final"), log: () => undefined, onProgress: () => undefined })
+      expect(post!.reports.map((p) => [p.name, p.steps, p.evaluation])).toEqual([["sft", sft!.steps, []], ["dpo", 2, []]])
+      expect(post!.reports[1]!.loss.map((l) => l.step)).toEqual([1, 2])
+      expect(post!.reports[1]!.loss[0]!.loss).toBeCloseTo(Math.log(2), 5) // the policy starts as the reference: σ(0)
+      expect(readFileSync(path.join(dpoOut, "done", "final-instruct.json"), "utf8")).toContain(path.join(dpoOut, "post", "dpo", "checkpoints", "step-00000002"))
 
       // A run stopped by a failure at step 7 (mid "code", after its checkpoint at step 6), then resumed.
       const broken = path.join(root, "broken")
@@ -197,10 +235,14 @@ describe("the full run", () => {
       expect(resumed._tag).toBe("Finished")
       expect(steps).toEqual([7, 8, 9, 10, 11, 12])
       expect(Buffer.compare(readFileSync(path.join(broken, "final", "model.safetensors")), readFileSync(path.join(straight, "final", "model.safetensors")))).toBe(0)
+      expect(Buffer.compare(readFileSync(path.join(broken, "final-instruct", "model.safetensors")), readFileSync(path.join(straight, "final-instruct", "model.safetensors")))).toBe(0)
       const again = yield* readRunReport(path.join(broken, "report.json"))
       expect(again.stages.map((s) => s.evaluation)).toEqual(report.stages.map((s) => s.evaluation.map((e) => ({ ...e, seconds: expect.any(Number) }))))
       expect(again.stages.map((s) => s.decision)).toEqual(report.stages.map((s) => s.decision))
       expect(again.ablation!.arms.map((a) => a.evaluation)).toEqual(ablation.arms.map((a) => a.evaluation.map((e) => ({ ...e, seconds: expect.any(Number) }))))
+      expect(again.postTraining!.map((p) => [p.steps, p.loss.map((l) => l.loss), p.evaluation])).toEqual(
+        report.postTraining!.map((p) => [p.steps, p.loss.map((l) => l.loss), p.evaluation.map((e) => ({ ...e, seconds: expect.any(Number) }))])
+      )
     }).pipe(Effect.provide(services)), 180_000)
 
   it.live("the manual policy stops after a stage and continues with the edited mixture", () =>
@@ -211,7 +253,7 @@ describe("the full run", () => {
       const annotator = worldAnnotatorFromDir(world)
       const out = path.join(root, "manual")
       const base = yield* tinyConfig(world, out)
-      const { ablation: _, ...withoutAblation } = base
+      const { ablation: _, postTraining: _post, ...withoutAblation } = base
       const config: RunConfig = { ...withoutAblation, stages: base.stages.slice(0, 2), policy: { kind: "manual", wait: "exit" } }
       const first = yield* fullRun({ config, resume: false, annotator })
       expect(first._tag).toBe("WaitingForMixture")

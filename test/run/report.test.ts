@@ -108,6 +108,8 @@ describe("the report page", () => {
       expect(html.match(/<svg/g)).toHaveLength(6)
       expect(html).toContain(report.ablation!.verdict.replace(/,/g, ","))
       expect(html).toContain("<td>with the classifier</td><td>2,210</td>")
+      expect(html).toContain("<th>held-out bits/byte</th>")
+      expect(html).toContain("<td>0.9232</td>")
       expect(html).toContain("stable-web → stable-math: mixture changed")
       expect(html).toContain("stable-math → decay: mixture kept")
       expect(html).toContain(report.stages[0]!.decision!.reason)

@@ -83,6 +83,16 @@ describe("the default world", () => {
       expect(pages.some((d) => d.score < 3 && d.doc.text.includes(f.statement)), f.id).toBe(false)
     }
   })
+
+  it("holds out educational pages of its own: graded 3 and up, none of them a training page", () => {
+    const held = written.eval.eduPages
+    expect(held).toHaveLength(60)
+    const training = new Set(written.sources.web.map((d) => d.doc.text))
+    expect(held.filter((d) => training.has(d.text))).toEqual([])
+    // They state the world's facts, as the pages the classifier keeps do.
+    expect(held.filter((d) => written.facts.facts.some((f) => d.text.includes(f.statement))).length).toBeGreaterThan(30)
+    expect(new Set(held.map((d) => d.id)).size).toBe(60)
+  })
 })
 
 describe("the world's annotator", () => {
@@ -230,7 +240,7 @@ describe("the default run config", () => {
       expect(config.model.preset).toBe("tiny")
       expect(config.stages.map((s) => s.name)).toEqual(["web", "code", "math"])
       for (const source of Object.values(config.sources)) for (const p of source.paths) expect(readdirSync(path.dirname(p))).toContain(path.basename(p))
-      expect(readdirSync(path.join(config.evaluation.dataDir, "world")).sort()).toEqual(["arithmetic.jsonl", "code.jsonl", "facts-cloze.jsonl", "facts.jsonl"])
+      expect(readdirSync(path.join(config.evaluation.dataDir, "world")).sort()).toEqual(["arithmetic.jsonl", "code.jsonl", "edu-pages.jsonl", "facts-cloze.jsonl", "facts.jsonl"])
       // Math first appears in the last stage, so the report can show what it adds.
       expect(config.stages.map((s) => "math" in s.mixture)).toEqual([false, false, true])
     }))

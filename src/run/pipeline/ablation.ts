@@ -14,12 +14,15 @@
 import { Effect, FileSystem, Schema, Stream } from "effect"
 import * as path from "node:path"
 import { readDocuments } from "../../data/io/readers.ts"
+import { Gpu } from "../../gpu/Gpu.ts"
+import { loadHfModel } from "../../model/checkpoint.ts"
+import { makeScorer } from "../../model/scorer.ts"
 import { listTokenShards } from "../../data/shards/reader.ts"
 import { tokenizeToShards } from "../../data/shards/writer.ts"
 import { loadTokenizer } from "../../data/tokenizer/Tokenizer.ts"
 import type { StepMetrics } from "../../train/trainer.ts"
 import type { AblationConfig, RunConfig, StageConfig } from "../config.ts"
-import { type AblationArm, type AblationReport, TaskEvaluation } from "../report/schema.ts"
+import { type AblationArm, type AblationReport, HeldOutLoss, TaskEvaluation } from "../report/schema.ts"
 import { tokensPerStep } from "../stage-steps.ts"
 import type { CuratedSource } from "./curate.ts"
 import { FullRunError, type PhaseResult, type RunPaths, runPhase } from "./layout.ts"
@@ -28,6 +31,8 @@ import type { Tokenized } from "./tokenize.ts"
 
 export const ARMS = ["classified", "unclassified"] as const
 export type ArmName = typeof ARMS[number]
+
+const ArmEvaluation = Schema.Struct({ evaluation: StageEvaluationResult, heldOut: Schema.optionalKey(HeldOutLoss) })
 
 const ArmData = Schema.Struct({ documents: Schema.Number, tokens: Schema.Number, shards: Schema.Array(Schema.String) })
 type ArmData = typeof ArmData.Type
@@ -73,33 +78,59 @@ const unclassifiedShards = (o: AblationOptions) =>
  */
 export const decidingMetric = (e: TaskEvaluation) => e.metrics.find((m) => m.name === "prob_correct") ?? e.metrics[0]
 
-/** Comparison of the arms on each task's deciding metric, in a sentence. */
+/**
+ * `checkpoint`'s loss on `paths`' documents, each cut to `maxTokens` tokens: nats per predicted token, and bits
+ * per byte of the text those tokens spell (the first token of a document is context, not predicted).
+ */
+export const heldOutLoss = (checkpoint: string, tokenizerFile: string, paths: ReadonlyArray<string>, maxTokens: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const tokenizer = yield* loadTokenizer(tokenizerFile)
+    const texts = yield* readDocuments(paths, {}).pipe(Stream.map((d) => d.text), Stream.runCollect)
+    const encoded = (yield* tokenizer.encodeBatch([...texts])).map((ids) => Array.from(ids.subarray(0, maxTokens))).filter((ids) => ids.length >= 2)
+    if (encoded.length === 0) return yield* new FullRunError({ message: `ablation.heldOut: no document of two tokens or more in ${paths.join(", ")}` })
+    let bytes = 0
+    for (const ids of encoded) bytes += Buffer.byteLength(yield* tokenizer.decode(ids.slice(1)))
+    const model = yield* loadHfModel(checkpoint)
+    const scorer = yield* makeScorer(yield* Gpu, model, maxTokens, Math.min(8, encoded.length))
+    const logProbs = yield* scorer.score(encoded)
+    let nats = 0
+    let tokens = 0
+    for (const lp of logProbs) for (const x of lp) (nats -= x, tokens++)
+    return { documents: encoded.length, tokens, bytes, lossPerToken: nats / tokens, bitsPerByte: nats / Math.LN2 / bytes } satisfies typeof HeldOutLoss.Type
+  }))
+
+/** "within noise" when two scores differ by less than their standard errors combined. */
+const noiseNote = (a: { readonly value: number; readonly stderr?: number | undefined }, b: { readonly value: number; readonly stderr?: number | undefined }) =>
+  a.stderr !== undefined && b.stderr !== undefined && Math.abs(a.value - b.value) < Math.hypot(a.stderr, b.stderr) ? ", within noise" : ""
+
+/**
+ * Comparison of the arms in a sentence: first the held-out loss when it was measured (the ablation's deciding
+ * figure: a small model shows what its data taught it there long before benchmark accuracy moves), then each
+ * task's deciding metric, marked "within noise" when the difference is below one combined standard error.
+ */
 export const ablationVerdict = (source: string, arms: ReadonlyArray<AblationArm>): string => {
   const [classified, unclassified] = arms
   if (classified === undefined || unclassified === undefined) return "The ablation did not finish."
-  const parts: Array<string> = []
-  let wins = 0
-  let losses = 0
+  const tasks: Array<string> = []
   for (const e of classified.evaluation) {
     const metric = decidingMetric(e)
     const otherMetric = unclassified.evaluation.find((u) => u.task === e.task)?.metrics.find((m) => m.name === metric?.name)
     if (metric === undefined || otherMetric === undefined) continue
-    const delta = metric.value - otherMetric.value
-    if (delta > 0) wins++
-    else if (delta < 0) losses++
-    const acc = metric.name === "prob_correct" ? e.metrics[0] : undefined
-    const otherAcc = acc === undefined ? undefined : unclassified.evaluation.find((u) => u.task === e.task)?.metrics.find((m) => m.name === acc.name)
-    const accText = acc === undefined || otherAcc === undefined ? "" : ` (${acc.name} ${(100 * acc.value).toFixed(1)}% vs ${(100 * otherAcc.value).toFixed(1)}%)`
-    parts.push(`${e.task} ${metric.name} ${metric.value.toFixed(3)} vs ${otherMetric.value.toFixed(3)}${accText}`)
+    tasks.push(`${e.task} ${metric.name} ${metric.value.toFixed(3)} vs ${otherMetric.value.toFixed(3)}${noiseNote(metric, otherMetric)}`)
   }
-  const outcome = wins > 0 && losses === 0
-    ? `the classifier-filtered ${source} is better`
-    : losses > 0 && wins === 0
-    ? `the classifier-filtered ${source} is worse`
-    : wins === 0 && losses === 0
-    ? `the two are level`
-    : `the result is mixed`
-  return `At ${classified.tokens.toLocaleString("en-US")} tokens each, ${outcome}: ${parts.join("; ")}, with the classifier vs without.`
+  const at = `At ${classified.tokens.toLocaleString("en-US")} tokens each`
+  const onTasks = tasks.length === 0 ? "" : ` On the tasks, with the classifier vs without: ${tasks.join("; ")}.`
+  if (classified.heldOut !== undefined && unclassified.heldOut !== undefined) {
+    const a = classified.heldOut.bitsPerByte
+    const b = unclassified.heldOut.bitsPerByte
+    const outcome = a < b
+      ? `the model trained on classifier-filtered ${source} predicts held-out educational text better: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte (${(100 * (1 - a / b)).toFixed(0)}% less)`
+      : a > b
+      ? `the model trained on classifier-filtered ${source} predicts held-out educational text worse: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte`
+      : `the two predict held-out educational text equally well (${a.toFixed(3)} bits per byte)`
+    return `${at}, ${outcome}.${onTasks}`
+  }
+  return `${at}, with the classifier vs without:${onTasks === "" ? " no task was compared." : onTasks.slice(" On the tasks, with the classifier vs without:".length)}`
 }
 
 /** Trains and evaluates both arms; see the file's comment. */
@@ -139,12 +170,19 @@ export const runAblation = (o: AblationOptions) =>
         onStep: (m) => o.onStep(arm, m, stepsBefore)
       }))
       o.onPhase(arm, "evaluating", stepsBefore + steps)
-      const evaluation = yield* runPhase(paths, `ablation eval ${arm}`, StageEvaluationResult, evaluateStage(armConfig, stage, training.value.checkpoint, o.tokenized.report.path, (r: TaskEvaluation) =>
-        o.log(`  ablation ${arm} · ${r.task}: ${r.metrics.map((m) => `${m.name} ${m.value.toFixed(3)}`).join(", ")} (${r.samples} examples)`), { correctProb: true, onProgress: (task, done, all) => Effect.sync(() => o.onPhase(arm, `evaluating ${task} ${done}/${all}`, stepsBefore + steps)) }))
+      const heldOut = ablation.heldOut
+      const evaluation = yield* runPhase(paths, `ablation eval ${arm}`, ArmEvaluation, Effect.gen(function*() {
+        const score = heldOut === undefined ? undefined : yield* heldOutLoss(training.value.checkpoint, o.tokenized.report.path, heldOut, config.training.seqLen)
+        if (score !== undefined) o.log(`  ablation ${arm} · held-out: ${score.bitsPerByte.toFixed(4)} bits per byte (${score.documents} documents)`)
+        const tasks = yield* evaluateStage(armConfig, stage, training.value.checkpoint, o.tokenized.report.path, (r: TaskEvaluation) =>
+        o.log(`  ablation ${arm} · ${r.task}: ${r.metrics.map((m) => `${m.name} ${m.value.toFixed(3)}`).join(", ")} (${r.samples} examples)`), { correctProb: true, onProgress: (task, done, all) => Effect.sync(() => o.onPhase(arm, `evaluating ${task} ${done}/${all}`, stepsBefore + steps)) })
+        return { evaluation: tasks, ...(score === undefined ? {} : { heldOut: score }) }
+      }))
       seconds += training.seconds + evaluation.seconds
       arms.push({
         arm, documents: data[arm].documents, dataTokens: data[arm].tokens, tokens: training.value.tokens, steps: training.value.steps,
-        seconds: training.value.seconds, loss: training.value.loss, evaluation: evaluation.value.evaluation
+        seconds: training.value.seconds, loss: training.value.loss, evaluation: evaluation.value.evaluation.evaluation,
+        ...(evaluation.value.heldOut === undefined ? {} : { heldOut: evaluation.value.heldOut })
       })
     }
     const report: AblationReport = { source: ablation.source, tokens: arms[0]!.tokens, arms, verdict: ablationVerdict(ablation.source, arms) }

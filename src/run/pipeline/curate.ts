@@ -1,11 +1,12 @@
 /**
- * Curation of one source, in-process: the heuristic filters and dedup (the stages programs/filter.ts runs, each
- * rank through `runTask` so its completion marker and stats are the executor's), then a quality classifier —
- * given, or trained on labels an `Annotator` gives a sample of the filtered documents — and the score threshold
- * (the classify and threshold jobs of src/classify/apply-run.ts). The annotated sample is drawn from the source as
- * read, the classifier then scores the filtered documents. Every step keeps what it drops, with its reason,
- * in the source's folder; the funnel (kept and dropped per step and reason, the classifier's quality) is returned
- * for the report.
+ * Curation of one source: the heuristic filters and dedup (the stages programs/filter.ts runs), then a quality
+ * classifier — given, or trained on labels an `Annotator` gives a sample of the filtered documents — and the score
+ * threshold (the classify and threshold jobs of src/classify/apply-run.ts). The filter, dedup, classify and
+ * threshold jobs run where the config's `curation` section says (curation-jobs.ts: in this process, local worker
+ * processes, or Slurm arrays); the annotation and the classifier's training, small, run here. The annotated sample
+ * is drawn from the source as read, the classifier then scores the filtered documents. Every step keeps what it
+ * drops, with its reason, in the source's folder; the funnel (kept and dropped per step and reason, the
+ * classifier's quality) is returned for the report, summed from the ranks' stats files whichever way they ran.
  */
 import { Effect, FileSystem, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
@@ -15,19 +16,19 @@ import { builtinPrompt, promptFromText } from "../../classify/annotate/prompts.t
 import type { AnnotationPrompt } from "../../classify/annotate/AnnotationPrompt.ts"
 import { annotateFiles } from "../../classify/annotate/annotate-files.ts"
 import { Annotator } from "../../classify/annotate/Annotator.ts"
-import { type ApplyRunConfig, jobLogDir, memoizedClassifierLoader, runApplyTask, writeApplyConfig } from "../../classify/apply-run.ts"
+import { type ApplyRunConfig, memoizedClassifierLoader, planApplyJobs, runApplyTask, writeApplyConfig } from "../../classify/apply-run.ts"
 import { DEFAULT_CLASSIFY_BATCH } from "../../classify/classify-stage.ts"
 import { readLabelledDocuments } from "../../classify/labelled-documents.ts"
 import { THRESHOLD_ID } from "../../classify/threshold-stage.ts"
 import { saveTrainedClassifier, trainClassifier } from "../../classify/train-classifier.ts"
-import { removeStaleTemps } from "../../data/executor/local.ts"
-import { mergeStatsFiles, runTask, type TaskContext } from "../../data/executor/task.ts"
-import { type FilterRunConfig, planJobs, runStage, type StageName } from "../../data/fineweb.ts"
+import { type FilterRunConfig, planJobs, runStage } from "../../data/fineweb.ts"
+import { writeFileAtomic } from "../../data/io/atomic.ts"
 import type { JsonlError } from "../../data/io/jsonl.ts"
 import { readDocuments } from "../../data/io/readers.ts"
 import { mergeStats, type Stats } from "../../data/stats.ts"
 import type { SourceConfig } from "../config.ts"
 import { SourceFunnel } from "../report/schema.ts"
+import { CURATION_TASK_SCRIPT, type CurationExecution, curationRunner, plannedWorkers, runCurationJobs } from "./curation-jobs.ts"
 import { FullRunError } from "./layout.ts"
 
 /** An `Annotator` built from files (the default world's labels). */
@@ -47,20 +48,6 @@ export const CuratedSource = Schema.Struct({
   funnel: SourceFunnel
 })
 export type CuratedSource = typeof CuratedSource.Type
-
-interface InProcessJob {
-  readonly loggingDir: string
-  readonly tasks: number
-  readonly outputs?: ReadonlyArray<string>
-}
-
-/** Runs each rank of `job` in this process, skipping ranks whose completion marker exists; returns the merged stats. */
-const runInProcess = <E, R>(job: InProcessJob, body: (ctx: TaskContext) => Effect.Effect<void, E, R>) =>
-  Effect.gen(function*() {
-    for (const folder of job.outputs ?? []) removeStaleTemps(folder)
-    for (let rank = 0; rank < job.tasks; rank++) yield* runTask(job.loggingDir, rank, job.tasks, body)
-    return mergeStatsFiles(job.loggingDir, job.tasks)
-  })
 
 const dropsOf = (block: Readonly<Record<string, number>>) =>
   Object.entries(block).filter(([k]) => k.startsWith("dropped_")).map(([k, v]) => ({ reason: k.slice("dropped_".length), documents: v }))
@@ -82,7 +69,11 @@ const promptOf = (source: string, a: NonNullable<Extract<SourceConfig["classifie
   return "problem" in made ? Effect.fail(new FullRunError({ message: `sources.${source}.classifier.train.annotate.prompt: ${made.problem}` })) : Effect.succeed(made)
 }
 
-export interface CurateOptions {
+/**
+ * One source's curation. The run config's `curation` section (`tasks`, `executor`, `workers`, `slurm`) is spread into
+ * it whole; without `executor` and `workers`, the jobs run here, one rank after another.
+ */
+export interface CurateOptions extends CurationExecution {
   readonly name: string
   readonly source: SourceConfig
   /** OUT/curation/<name>. */
@@ -99,6 +90,7 @@ export const curateSource = (o: CurateOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const { source, dir } = o
+    const runner = curationRunner(o, o.tasks)
     const reader = { textKey: source.textKey, idKey: source.idKey, ...(source.glob === undefined ? {} : { glob: source.glob }), ...(source.limit === undefined ? {} : { limit: source.limit }) }
     const inputs = source.paths.map((p) => (p.startsWith("hf://") ? p : path.resolve(p)))
     // Documents and bytes read, for the funnel's top.
@@ -114,14 +106,15 @@ export const curateSource = (o: CurateOptions) =>
       const output = path.join(dir, "filtered")
       const config: FilterRunConfig = {
         inputs, output, exclusions: path.join(output, "dropped"), format: "jsonl", gzip: false, filters: source.filters,
-        c4TerminalPunct: false, dedup: source.dedup, minhashHash: "xxhash", tasks: o.tasks, workers: 1,
+        c4TerminalPunct: false, dedup: source.dedup, minhashHash: "xxhash", tasks: o.tasks, workers: plannedWorkers(runner),
         textKey: source.textKey, idKey: source.idKey,
         ...(source.glob === undefined ? {} : { glob: source.glob }), ...(source.limit === undefined ? {} : { limit: source.limit })
       }
-      const stats: Array<Stats> = []
-      for (const job of planJobs(config, "in-process", path.join(output, "logs", "config.json"))) {
-        stats.push(yield* runInProcess(job, (ctx) => runStage(config, job.stage as StageName, ctx)))
-      }
+      // The file the worker processes read (programs/filter.ts writes the same one).
+      const configFile = path.join(output, "logs", "config.json")
+      yield* writeFileAtomic(configFile, JSON.stringify(config, null, 2) + "\n")
+      const jobs = planJobs(config, CURATION_TASK_SCRIPT, configFile)
+      const stats = yield* runCurationJobs({ jobs, runner, rank: (job) => (ctx) => runStage(config, job.stage, ctx), label: o.name, log: o.log })
       const merged = mergeStats(stats)
       for (const f of source.filters) {
         const step = stepOf(f, "filter", merged[f], count)
@@ -187,7 +180,7 @@ export const curateSource = (o: CurateOptions) =>
       const dropped = path.join(dir, "dropped")
       const run: ApplyRunConfig = {
         logs: path.join(dir, "apply-logs"),
-        workers: 1,
+        workers: plannedWorkers(runner),
         jobs: [
           ...(model === undefined ? [] : [{
             stage: "classify" as const, name: "classify", tasks: o.tasks, inputs: current.inputs, textKey: current.textKey,
@@ -204,14 +197,11 @@ export const curateSource = (o: CurateOptions) =>
           }])
         ]
       }
-      yield* writeApplyConfig(run)
+      const configFile = yield* writeApplyConfig(run)
       const loader = memoizedClassifierLoader()
-      let thresholdStats: Stats = {}
-      for (const job of run.jobs) {
-        const outputs = job.stage === "classify" ? [job.scored] : [job.kept, path.join(job.dropped, THRESHOLD_ID)]
-        const stats = yield* runInProcess({ loggingDir: jobLogDir(run, job), tasks: job.tasks, outputs }, (ctx) => runApplyTask(run, job.name, ctx, loader))
-        if (job.stage === "threshold") thresholdStats = stats
-      }
+      const jobs = planApplyJobs(run, configFile, CURATION_TASK_SCRIPT)
+      const stats = yield* runCurationJobs({ jobs, runner, rank: (job) => (ctx) => runApplyTask(run, job.name, ctx, loader), label: o.name, log: o.log })
+      const thresholdStats: Stats = threshold === undefined ? {} : stats.at(-1)!
       // The next phase reads these folders: they exist even when nothing was kept.
       yield* fs.makeDirectory(threshold === undefined ? scored : kept, { recursive: true })
       if (threshold !== undefined) {

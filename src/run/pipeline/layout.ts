@@ -12,6 +12,8 @@
  *   OUT/stages/<stage>/train/           the trainer's run folder (checkpoints/step-N, metrics.jsonl)
  *   OUT/stages/<stage>/mixture.json     `manual` policy: the mixture a person edits before `--resume`
  *   OUT/final/                          the final model, a Hugging Face folder
+ *   OUT/post/sft/, OUT/post/dpo/        post-training's run folders (sft-rows.jsonl, checkpoints/step-N, metrics.jsonl)
+ *   OUT/final-instruct/                 the chat model post-training made, a Hugging Face folder with its chat template
  *   OUT/report.json, OUT/report.html
  */
 import { Effect, FileSystem, Schema } from "effect"
@@ -32,7 +34,9 @@ export const runPaths = (out: string) => ({
   stage: (stage: string) => path.join(out, "stages", stage),
   stageTrain: (stage: string) => path.join(out, "stages", stage, "train"),
   manualMixture: (stage: string) => path.join(out, "stages", stage, "mixture.json"),
-  final: path.join(out, "final")
+  final: path.join(out, "final"),
+  post: (phase: "sft" | "dpo") => path.join(out, "post", phase),
+  finalInstruct: path.join(out, "final-instruct")
 })
 export type RunPaths = ReturnType<typeof runPaths>
 

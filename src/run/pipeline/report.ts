@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { RunConfig } from "../config.ts"
-import { type AblationReport, REPORT_VERSION, type PolicyDecision, type RunReport, type SourceFunnel, type StageReport } from "../report/schema.ts"
+import { type AblationReport, type PhaseTime, type PostTrainingReport, REPORT_VERSION, type PolicyDecision, type RunReport, type SourceFunnel, type StageReport } from "../report/schema.ts"
 import type { CuratedSource } from "./curate.ts"
 import type { PhaseResult } from "./layout.ts"
 import type { StageEvaluationResult, StageTraining } from "./stage.ts"
@@ -28,6 +28,8 @@ export interface ReportInputs {
   readonly stages: ReadonlyArray<FinishedStage>
   readonly finalModel: string
   readonly ablation?: { readonly report: AblationReport; readonly seconds: number }
+  /** SFT and DPO (post-train.ts), with the time of each of their phases. */
+  readonly postTraining?: { readonly reports: ReadonlyArray<PostTrainingReport>; readonly phases: ReadonlyArray<PhaseTime> }
 }
 
 export const assembleReport = (i: ReportInputs): RunReport => {
@@ -35,7 +37,8 @@ export const assembleReport = (i: ReportInputs): RunReport => {
     ...i.curation.map((c) => ({ phase: `curation ${c.value.name}`, seconds: c.seconds })),
     { phase: "tokenizer", seconds: i.tokenize.seconds },
     ...i.stages.flatMap((s) => [{ phase: `train ${s.name}`, seconds: s.training.seconds }, { phase: `eval ${s.name}`, seconds: s.evaluation.seconds }]),
-    ...(i.ablation === undefined ? [] : [{ phase: "ablation", seconds: i.ablation.seconds }])
+    ...(i.ablation === undefined ? [] : [{ phase: "ablation", seconds: i.ablation.seconds }]),
+    ...(i.postTraining?.phases ?? [])
   ]
   const stages = i.stages.map((s): StageReport => ({
     name: s.name,
@@ -63,6 +66,7 @@ export const assembleReport = (i: ReportInputs): RunReport => {
     tokenizer: i.tokenize.value.report,
     stages,
     ...(i.ablation === undefined ? {} : { ablation: i.ablation.report }),
+    ...(i.postTraining === undefined ? {} : { postTraining: i.postTraining.reports }),
     finalModel: i.finalModel
   }
 }

@@ -22,6 +22,7 @@ import { writeRunReport } from "../report/write.ts"
 import { stageSpans, totalSteps } from "../stage-steps.ts"
 import { ablationSteps, runAblation } from "./ablation.ts"
 import { makeRunLine } from "./run-line.ts"
+import { runPostTraining } from "./post-train.ts"
 import { CuratedSource, curateSource, type WorldAnnotatorLayer } from "./curate.ts"
 import { FullRunError, hasMarkers, type PhaseResult, runPaths, runPhase } from "./layout.ts"
 import { decideNextMixture, type MixturePolicy, normalizeMixture } from "./policy.ts"
@@ -140,7 +141,7 @@ export const fullRun = (o: FullRunOptions) =>
     for (const [name, source] of Object.entries(config.sources)) {
       overall.phase(`curating ${name}`)
       const done = yield* runPhase(paths, `curate ${name}`, CuratedSource, curateSource({
-        name, source, dir: paths.curation(name), seed: config.seed, annotator: o.annotator, tasks: config.curation.tasks, log
+        name, source, dir: paths.curation(name), seed: config.seed, annotator: o.annotator, ...config.curation, log
       }))
       if (done.resumed) log(`curation of ${name}: done in an earlier session`)
       curation.push(done)
@@ -223,6 +224,9 @@ export const fullRun = (o: FullRunOptions) =>
       return { dir: paths.final, from }
     }))
 
+    // ── post-training: SFT (then DPO) of the final model into a chat model, OUT/final-instruct ──
+    const postTraining = yield* runPostTraining({ config, paths, base: final.value.dir, log, onProgress: (what) => overall.phase(what, total) })
+
     // ── the classifier ablation: with and without the source's classifier, at equal tokens ──
     let ablation: { readonly report: AblationReport; readonly seconds: number } | undefined
     if (config.ablation !== undefined) {
@@ -240,9 +244,10 @@ export const fullRun = (o: FullRunOptions) =>
     const report = assembleReport({
       config, title: config.report.title ?? o.title ?? "Full run", ...(o.command === undefined ? {} : { command: o.command }),
       startedAt, adapter: describeAdapter(gpu.adapter), curation, tokenize, stages: finished, finalModel: final.value.dir,
-      ...(ablation === undefined ? {} : { ablation })
+      ...(ablation === undefined ? {} : { ablation }),
+      ...(postTraining === undefined ? {} : { postTraining })
     })
     yield* writeRunReport(paths.out, report, { html: config.report.html })
-    log(`Done: the final model is in ${final.value.dir}; the report in ${path.join(paths.out, config.report.html ? "report.html" : "report.json")}`)
+    log(`Done: the final model is in ${final.value.dir}${postTraining === undefined ? "" : `, the chat model in ${postTraining.model}`}; the report in ${path.join(paths.out, config.report.html ? "report.html" : "report.json")}`)
     return { _tag: "Finished", report, out: paths.out } satisfies FullRunOutcome
   })

@@ -148,7 +148,7 @@ export const evaluateStage = (
   checkpoint: string,
   tokenizer: string,
   onTask: (r: TaskEvaluation) => void,
-  options: Pick<EvaluateOptions, "correctProb" | "onProgress"> = {}
+  options: Pick<EvaluateOptions, "correctProb" | "onProgress" | "chatTemplate"> = {}
 ) =>
   Effect.gen(function*() {
     const started = performance.now()

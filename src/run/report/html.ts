@@ -261,12 +261,14 @@ const ablationSection = (r: RunReport, svg: string | undefined): string => {
     return t === undefined ? [] : [...new Set([mainMetric(t).name, ...t.metrics.filter((m) => m.name === "prob_correct").map((m) => m.name)])]
   }
   const columns = tasks.flatMap((task) => metricNames(task).map((metric) => ({ task, metric })))
+  const heldOut = a.arms.some((arm) => arm.heldOut !== undefined)
   const rows = a.arms.map((arm) => [
     ARM_LABELS[arm.arm],
     fmt.count(arm.documents),
     fmt.tokens(arm.dataTokens),
     fmt.fixed(arm.tokens / Math.max(1, arm.dataTokens), 2),
     fmt.fixed(arm.loss.at(-1)?.loss, 3),
+    ...(heldOut ? [fmt.fixed(arm.heldOut?.bitsPerByte, 4)] : []),
     ...columns.map(({ task, metric }) => {
       const m = arm.evaluation.find((e) => e.task === task)?.metrics.find((x) => x.name === metric)
       return m === undefined ? "–" : `${metric === "prob_correct" ? fmt.fixed(m.value, 3) : fmt.percent(m.value)}${m.stderr === undefined ? "" : ` ± ${metric === "prob_correct" ? fmt.fixed(m.stderr, 3) : fmt.percent(m.stderr)}`}`
@@ -278,10 +280,11 @@ const ablationSection = (r: RunReport, svg: string | undefined): string => {
     `<p class="lead">${esc(a.verdict)}</p>` +
       `<p class="note">Two models of the run's shape and seed, each trained on ${esc(fmt.tokens(a.tokens))} tokens: one on ${esc(a.source)}'s curated documents, ` +
       `the other on the same source after the heuristic filters and dedup only (FineWeb-Edu's ablation, [P] §3.2). ` +
+      (heldOut ? `The held-out loss is each model's bits per byte on documents of the kind the classifier keeps, which neither trained on (lower is better). ` : "") +
       `<code>prob_correct</code> is the gold choice's probability among the choices (DataDecide's CORRECT PROB): small models move it before accuracy moves. ` +
       `The training losses are on different data and do not compare.</p>` +
       (svg === undefined ? "" : figure(svg, "Each arm's scores; whiskers span ± one standard error.")) +
-      table(["arm", "documents", "data tokens", "epochs", "last loss", ...columns.map((c) => `${c.task} ${c.metric}`)], rows, "num")
+      table(["arm", "documents", "data tokens", "epochs", "last training loss", ...(heldOut ? ["held-out bits/byte"] : []), ...columns.map((c) => `${c.task} ${c.metric}`)], rows, "num")
   )
 }
 

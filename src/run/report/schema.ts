@@ -179,6 +179,14 @@ export const PostTrainingReport = Schema.Struct({
 
 // ── the classifier ablation ────────────────────────────────────────────────────────────────────────────────────
 
+export const HeldOutLoss = Schema.Struct({
+  documents: required(Count, "Documents scored."),
+  tokens: required(Count, "Tokens predicted."),
+  bytes: required(Count, "UTF-8 bytes of the text those tokens spell."),
+  lossPerToken: required(NonNegativeNumber, "Mean negative log-likelihood per predicted token, in nats."),
+  bitsPerByte: required(NonNegativeNumber, "Total negative log-likelihood in bits over the bytes: comparable across tokenizers.")
+})
+
 export const AblationArm = Schema.Struct({
   arm: required(Schema.Literals(["classified", "unclassified"]), "`classified`: the source's curated documents; `unclassified`: the same source without its classifier and threshold."),
   documents: required(Count, "Documents the arm's data holds."),
@@ -187,7 +195,8 @@ export const AblationArm = Schema.Struct({
   steps: required(Count, "Optimizer steps."),
   seconds: required(Seconds, "Training time."),
   loss: required(Schema.Array(LossPoint), "The loss curve."),
-  evaluation: required(Schema.Array(TaskEvaluation), "The evaluation of the arm's last checkpoint.")
+  evaluation: required(Schema.Array(TaskEvaluation), "The evaluation of the arm's last checkpoint."),
+  heldOut: optional(HeldOutLoss, "Its loss on the held-out documents (config `ablation.heldOut`).")
 })
 
 export const AblationReport = Schema.Struct({
@@ -230,6 +239,8 @@ export type TaskEvaluation = typeof TaskEvaluation.Type
 export type PolicyDecision = typeof PolicyDecision.Type
 export type AblationReport = typeof AblationReport.Type
 export type AblationArm = typeof AblationArm.Type
+export type PhaseTime = typeof PhaseTime.Type
+export type PostTrainingReport = typeof PostTrainingReport.Type
 
 // ── reading ────────────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -7,6 +7,7 @@
 import { Schema } from "effect"
 import { type Chat, makeChats } from "./chats.ts"
 import { makeCodeFiles } from "./code-files.ts"
+import type { Document } from "../../data/Document.ts"
 import {
   arithmeticProblems,
   arithmeticRows,
@@ -49,10 +50,20 @@ export interface World {
   readonly eval: {
     readonly facts: ReadonlyArray<FactQuestionRow>
     readonly factsCloze: ReadonlyArray<FactClozeRow>
+    /** Educational pages (graded 3 and up) drawn apart from the web source: text to score models on, never trained on. */
+    readonly eduPages: ReadonlyArray<Document>
     readonly arithmetic: ReadonlyArray<ArithmeticRow>
     readonly code: ReadonlyArray<CodeTaskRow>
   }
 }
+
+/** Pages of the held-out educational set (what the classifier ablation scores both models on). */
+export const HELD_OUT_EDU_PAGES = 60
+
+/** Ordinary web pages graded 3 and up from their own random stream: the same kind of page, not the same pages. */
+const heldOutEducationalPages = (rng: WorldRandom, facts: WorldFacts): Array<Document> =>
+  makeWebPages(rng, facts, 8 * HELD_OUT_EDU_PAGES).filter((d) => d.kind === "page" && d.score >= 3).slice(0, HELD_OUT_EDU_PAGES)
+    .map((d, i) => ({ ...d.doc, id: `edu-heldout-${String(i).padStart(3, "0")}` }))
 
 /** A seed or scale the generator cannot use. */
 export class WorldOptionsError extends Schema.TaggedError<WorldOptionsError>()("WorldOptionsError", {
@@ -85,6 +96,7 @@ export const generateWorld = (options: WorldOptions = {}): World => {
     eval: {
       facts: questions,
       factsCloze: factClozeRows(questions, facts),
+      eduPages: heldOutEducationalPages(root.fork("eval/edu-pages"), facts),
       arithmetic: arithmeticRows(problems),
       code: codeTasks()
     }

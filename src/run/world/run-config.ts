@@ -13,10 +13,13 @@
 import * as path from "node:path"
 import type { RunConfig, RunConfigInput } from "../config.ts"
 import { decodeRunConfig } from "../load-config.ts"
-import { EVAL_DIR, SOURCE_FILES } from "./write-world.ts"
+import { CHATS_FILE, EVAL_DIR, SOURCE_FILES } from "./write-world.ts"
 
 /** Where each stage ends, in tokens from the start of the run. */
 export const DEFAULT_STAGE_TOKENS = { web: 150_000, code: 250_000, math: 400_000 } as const
+
+/** Tokens each arm of the classifier ablation trains on (about 100 steps of 4 × 256). */
+export const DEFAULT_ABLATION_TOKENS = 100_000
 
 /** The world's tasks, as the stages evaluate them. */
 export const WORLD_TASKS = { facts: "world-facts", factsCloze: "world-facts-cloze", arithmetic: "world-arithmetic", code: "world-code" } as const
@@ -58,6 +61,15 @@ export const defaultRunConfigInput = (worldDir: string, options: { readonly seed
     evaluation: { dataDir: path.join(worldDir, EVAL_DIR), batchSize: 16 },
     // After "code", arithmetic has not moved since "web" (no math yet): the rule raises math in the last stage.
     policy: { kind: "rule", domains: [{ name: "math", sources: ["math"], tasks: [WORLD_TASKS.arithmetic], maxWeight: 0.5 }], minGain: 0.01, step: 0.1 },
+    // SFT of the final model on half the world's chats, one epoch: 20 steps of 4 × 256 tokens (about 15 s on
+    // llvmpipe), then the last stage's tasks through the chat template. No DPO: the world has no preference pairs.
+    // FineWeb-Edu's ablation, small: the same tiny model on web with and without its classifier, equal tokens,
+    // scored on held-out educational pages and the facts those pages teach.
+    ablation: {
+      source: "web", tokens: DEFAULT_ABLATION_TOKENS, tasks: [WORLD_TASKS.facts, WORLD_TASKS.factsCloze],
+      heldOut: [path.join(worldDir, EVAL_DIR, "world", "edu-pages.jsonl")]
+    },
+    postTraining: { sft: { data: at(CHATS_FILE), limit: 150, seqLen: 256, batchSize: 4, gradAccum: 1, epochs: 1, lr: 1e-3 } },
     report: { title: "The default world: web → + code → + math on a tiny model", logEvery: 10 }
   }
 }

@@ -39,6 +39,7 @@ export const worldFiles = (world: World): Array<readonly [string, string]> => {
     ["facts.json", `${JSON.stringify(world.facts, null, 2)}\n`],
     [`${EVAL_DIR}/world/facts.jsonl`, jsonl(world.eval.facts)],
     [`${EVAL_DIR}/world/facts-cloze.jsonl`, jsonl(world.eval.factsCloze)],
+    [`${EVAL_DIR}/world/edu-pages.jsonl`, jsonl(world.eval.eduPages)],
     [`${EVAL_DIR}/world/arithmetic.jsonl`, jsonl(world.eval.arithmetic)],
     [`${EVAL_DIR}/world/code.jsonl`, jsonl(world.eval.code)],
     ["world.json", `${JSON.stringify({ seed: world.seed, scale: world.scale, documents: counts, chats: world.chats.length, facts: world.facts.facts.length }, null, 2)}\n`]
