@@ -192,7 +192,10 @@ export const evaluationChart = (stages: ReadonlyArray<{ readonly name: string; r
 
 export const ARM_LABELS = { classified: "with the classifier", unclassified: "without it" } as const
 
-/** Per task and metric (the main one, and prob_correct where measured), a bar per arm with ± one standard error. */
+/**
+ * Beside each other: the arms' held-out bits per byte (when measured; lower is better), and per task and metric (the
+ * main one, and prob_correct where measured) a bar per arm with ± one standard error.
+ */
 export const ablationChart = (arms: ReadonlyArray<AblationArm>): ChartSpec => {
   const rows = arms.flatMap((a) =>
     a.evaluation.flatMap((t) => {
@@ -205,23 +208,41 @@ export const ablationChart = (arms: ReadonlyArray<AblationArm>): ChartSpec => {
   )
   const measures = [...new Set(rows.map((r) => r.measure))]
   const labels = arms.map((a) => ARM_LABELS[a.arm])
-  return {
+  const color = { field: "arm", type: "nominal", sort: labels, scale: { domain: labels, range: ["#4c78a8", "#bab0ac"] }, legend: { title: null, orient: "top" } } as const
+  const heldOut = arms.flatMap((a) => (a.heldOut === undefined ? [] : [{ arm: ARM_LABELS[a.arm], bitsPerByte: a.heldOut.bitsPerByte }]))
+  const tasks = {
     data: { values: rows },
-    width: Math.min(WIDTH - 180, 200 * Math.max(1, measures.length)),
+    width: Math.max(160, 150 * measures.length),
     height: 220,
     encoding: {
-      x: { field: "measure", type: "nominal", sort: measures, title: null, axis: { labelAngle: 0, labelFontSize: 12, labelLimit: 220 } },
+      x: {
+        field: "measure", type: "nominal", sort: measures, title: null,
+        // "task (metric)" on two lines, so long task names are not cut.
+        axis: { labelAngle: 0, labelFontSize: 11, labelLimit: 300, labelExpr: "[split(datum.label, ' (')[0], '(' + split(datum.label, ' (')[1]]" }
+      },
       xOffset: { field: "arm", type: "nominal", sort: labels }
     },
     layer: [
-      {
-        mark: { type: "bar" },
-        encoding: {
-          y: { field: "value", type: "quantitative", title: "score", axis: { format: ".0%" } },
-          color: { field: "arm", type: "nominal", sort: labels, scale: { domain: labels, range: ["#4c78a8", "#bab0ac"] }, legend: { title: null, orient: "top" } }
-        }
-      },
+      { mark: { type: "bar" }, encoding: { y: { field: "value", type: "quantitative", title: "score", axis: { format: ".0%" } }, color } },
       { mark: { type: "rule", color: "#333" }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } } }
     ]
+  } satisfies ChartSpec
+  if (heldOut.length === 0) return tasks
+  return {
+    hconcat: [
+      {
+        data: { values: heldOut },
+        width: 110,
+        height: 220,
+        mark: { type: "bar" },
+        encoding: {
+          x: { field: "arm", type: "nominal", sort: labels, title: null, axis: { labels: false, ticks: false } },
+          y: { field: "bitsPerByte", type: "quantitative", title: "held-out bits per byte" },
+          color
+        }
+      },
+      tasks
+    ],
+    spacing: 40
   }
 }

@@ -50,6 +50,7 @@ const summary = (r: RunReport): string => {
   return `<p class="lead">${esc(sentence)}</p>` +
     `<div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="value">${esc(v)}</div><div class="key">${esc(k)}</div></div>`).join("")}</div>` +
     (scores === "" ? "" : `<p>Scores after the last stage (main metric): ${scores}.</p>`) +
+    (r.ablation === undefined ? "" : `<p>Classifier ablation: ${esc(r.ablation.verdict)} <a href="#ablation">More</a>.</p>`) +
     `<p>Final model: <code>${esc(r.finalModel)}</code></p>`
 }
 
@@ -283,7 +284,7 @@ const ablationSection = (r: RunReport, svg: string | undefined): string => {
       (heldOut ? `The held-out loss is each model's bits per byte on documents of the kind the classifier keeps, which neither trained on (lower is better). ` : "") +
       `<code>prob_correct</code> is the gold choice's probability among the choices (DataDecide's CORRECT PROB): small models move it before accuracy moves. ` +
       `The training losses are on different data and do not compare.</p>` +
-      (svg === undefined ? "" : figure(svg, "Each arm's scores; whiskers span ± one standard error.")) +
+      (svg === undefined ? "" : figure(svg, `${heldOut ? "Left: each arm's loss on the held-out documents. Right: " : ""}each arm's task scores; whiskers span ± one standard error.`)) +
       table(["arm", "documents", "data tokens", "epochs", "last training loss", ...(heldOut ? ["held-out bits/byte"] : []), ...columns.map((c) => `${c.task} ${c.metric}`)], rows, "num")
   )
 }
