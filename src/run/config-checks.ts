@@ -134,6 +134,9 @@ const checkSources = (c: Fields, problems: Array<ConfigProblem>): void => {
       if (train.kind === "encoder" && train.base === undefined) {
         problems.push({ path: at("classifier", "train", "base"), message: "an encoder classifier needs the encoder to start from (an HF folder, e.g. snowflake-arctic-embed-m)" })
       }
+      if (train.kind === "encoder" && train.buckets !== undefined) {
+        problems.push({ path: at("classifier", "train", "buckets"), message: "only kind: ngram hashes n-grams into buckets" })
+      }
       if (train.kind === "ngram" && train.base !== undefined) {
         problems.push({ path: at("classifier", "train", "base"), message: "only kind: encoder starts from a base model" })
       }

@@ -54,6 +54,7 @@ export const ClassifierTraining = Schema.Struct({
   kind: withDefault(Schema.Literals(["ngram", "encoder"]), "ngram", "`ngram`: the hashed n-gram regressor (src/classify/ngram, fastText-style, CPU); `encoder`: a BERT-family encoder with a regression head, body frozen ([P] §3.2, notes §4)."),
   base: optional(Schema.String, "`encoder` only: the HF folder of the encoder to put the head on (the recipe: Snowflake/snowflake-arctic-embed-m)."),
   epochs: optional(PositiveInt, "Passes over the labels (absent: the kind's default — ngram 5, encoder 20 as [FWE])."),
+  buckets: optional(PositiveInt, "`ngram` only: hash buckets shared by unigrams and bigrams (fastText's `-bucket`; absent: 1,048,576). A few hundred labels need far fewer: the table trains and saves faster (16 floats a bucket)."),
   testFraction: withDefault(Fraction, 0.1, "Labels held out to measure the classifier (F1 in the report); [FWE] holds out 10%, stratified by score.")
 })
 

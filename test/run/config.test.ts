@@ -196,6 +196,29 @@ describe("a bad config fails naming the field", () => {
       ])
     }))
 
+  it.effect("the ablation: an unknown source, one without a classifier, a budget under one step; buckets only for n-gram classifiers", () =>
+    Effect.gen(function*() {
+      const base = {
+        sources: { web: { paths: ["a"], classifier: { model: "m" }, threshold: {} }, code: { paths: ["b"] } },
+        model: { preset: "tiny" as const },
+        training: { seqLen: 64, batchSize: 1, warmup: 0 },
+        stages: [{ name: "a", untilTokens: 6400, mixture: { web: 1 } }]
+      }
+      const bad = yield* Effect.flip(decodeRunConfig({ ...base, ablation: { source: "code", tokens: 10, tasks: ["world-facts"], limits: { "world-code": 3 } } }))
+      expect(problemsOf(bad)).toEqual([
+        "ablation.source: source \"code\" has no classifier or threshold, so with and without it would be the same data",
+        "ablation.limits.world-code: \"world-code\" is not among ablation.tasks (world-facts)",
+        "ablation.tokens: 10 is less than one optimizer step (64 tokens = training.seqLen × batchSize × gradAccum)"
+      ])
+      const unknown = yield* Effect.flip(decodeRunConfig({ ...base, ablation: { source: "news", tokens: 640, tasks: ["world-facts"] } }))
+      expect(problemsOf(unknown)).toEqual(["ablation.source: unknown source \"news\" (sources: web, code)"])
+      const good = yield* decodeRunConfig({ ...base, ablation: { source: "web", tokens: 640, tasks: ["world-facts"], heldOut: ["edu.jsonl"] } })
+      expect(good.ablation).toEqual({ source: "web", tokens: 640, tasks: ["world-facts"], limits: {}, heldOut: ["edu.jsonl"] })
+      const encoder = { train: { annotate: { prompt: "fineweb-edu" as const, budget: 10 }, kind: "encoder" as const, base: "bert", buckets: 1024 } }
+      const buckets = yield* Effect.flip(decodeRunConfig({ ...base, sources: { web: { paths: ["a"], classifier: encoder } } }))
+      expect(problemsOf(buckets)).toEqual(["sources.web.classifier.train.buckets: only kind: ngram hashes n-grams into buckets"])
+    }))
+
   it.effect("post-training: DPO without SFT, an SFT longer than the model, a DPO prompt that fills maxLength, the program's packing names", () =>
     Effect.gen(function*() {
       const base = {

@@ -126,6 +126,8 @@ export const curateSource = (o: CurateOptions) =>
         steps.push(step)
         count = step.documentsKept
       }
+      // The next step reads this folder: it exists even when the filters kept nothing.
+      yield* fs.makeDirectory(path.join(output, "kept"), { recursive: true })
       current = { inputs: [path.join(output, "kept")], textKey: "text", idKey: "id" }
       o.log(`${o.name}: filters and dedup kept ${count} of ${documents} documents`)
     }
@@ -158,7 +160,8 @@ export const curateSource = (o: CurateOptions) =>
       const threshold = source.threshold?.minScore ?? 3
       const trained = yield* trainClassifier(labelled, {
         kind: t.kind, mode: "regression", seed: o.seed, testFraction: t.testFraction, threshold,
-        ...(t.epochs === undefined ? {} : { epochs: t.epochs }), ...(t.base === undefined ? {} : { base: t.base })
+        ...(t.epochs === undefined ? {} : { epochs: t.epochs }), ...(t.base === undefined ? {} : { base: t.base }),
+        ...(t.buckets === undefined ? {} : { buckets: t.buckets })
       })
       model = path.join(dir, "classifier", "model")
       yield* saveTrainedClassifier(model, trained, [path.join(annotationDir, "annotated")])
