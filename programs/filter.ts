@@ -30,7 +30,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { checkIndexName } from "../src/data/dedup/minhash.ts"
 import { DataConfigError, ReadError } from "../src/data/errors.ts"
-import { runJob } from "../src/data/executor/run-job.ts"
+import { fractionOfBytes, jobReport, runJobChain } from "../src/data/executor/run-chain.ts"
 import { describeSubmission } from "../src/data/executor/slurm.ts"
 import { runAssignedTasks, taskEnvironment } from "../src/data/executor/task.ts"
 import {
@@ -48,7 +48,6 @@ import {
 } from "../src/data/fineweb.ts"
 import { tryWrite, writeFileAtomicSync } from "../src/data/io/atomic.ts"
 import { resolveInputs } from "../src/data/io/readers.ts"
-import { makeProgress, type ProgressTask, type Report } from "../src/data/progress/Progress.ts"
 import { dropExamples, filterRunReport, runStages } from "../src/data/run-report.ts"
 
 const script = fileURLToPath(import.meta.url)
@@ -173,28 +172,10 @@ const run = Command.make(
       const plainBytes = files.every((f) => /\.(jsonl|ndjson)$/i.test(f)) ? files.reduce((s, f) => s + statSync(f).size, 0) : undefined
       const jobs = planJobs(config, script, configFile)
       const started = performance.now()
-      // A line per job (the filter, then dedup's stages); the executor's last report of a job, after its tasks
-      // ended, is the one that finishes its line.
-      const progress = makeProgress()
-      let job: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
-      const finishJob = () => job?.line.finish(job.report)
-      const outcome = yield* runJob(jobs.at(-1)!, executor, {
-        log: (line) => progress.log(line),
-        onProgress: (p) => {
-          if (job?.name !== p.job) {
-            finishJob()
-            job = { name: p.job, line: progress.task(p.job, { unit: "tasks", rateUnit: null }), report: { done: 0 } }
-          }
-          job.report = {
-            done: p.completed,
-            total: p.tasks,
-            fraction: p.job === "filter" && plainBytes !== undefined && plainBytes > 0 ? Math.min(1, p.bytes / plainBytes) : undefined,
-            counters: { docs: p.docs, MB: p.bytes / 1e6 },
-            elapsed: p.seconds
-          }
-          job.line.update(job.report)
-        }
-      }).pipe(Effect.ensuring(Effect.sync(finishJob)))
+      // A line per job: the filter, then dedup's stages.
+      const outcome = yield* runJobChain(jobs, executor, {
+        report: (p) => ({ ...jobReport(p), fraction: p.job === "filter" ? fractionOfBytes(p, plainBytes) : undefined })
+      })
       // Submitted to Slurm and not waited for: the job ids and how to follow and resume them are the result.
       if (outcome._tag === "Submitted") return yield* Console.log(describeSubmission(outcome.stages, outcome.following))
       const stats = mergeRunStats(config, jobs)

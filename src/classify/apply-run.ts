@@ -17,15 +17,15 @@ import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import type { Document } from "../data/Document.ts"
 import { DataConfigError, type WriteError } from "../data/errors.ts"
-import type { Job, Progress as ExecutorProgress } from "../data/executor/local.ts"
+import type { Job } from "../data/executor/local.ts"
 import { pad5 } from "../data/executor/rank-files.ts"
-import { type Executor, type JobOutcome, runJob } from "../data/executor/run-job.ts"
+import { runJobChain } from "../data/executor/run-chain.ts"
+import type { Executor, JobOutcome } from "../data/executor/run-job.ts"
 import { incompleteRanks, type TaskContext } from "../data/executor/task.ts"
 import { applyFilter } from "../data/filters/Filter.ts"
 import { tryWrite, writeFileAtomicSync } from "../data/io/atomic.ts"
 import { readDocuments } from "../data/io/readers.ts"
 import { makeWriter } from "../data/io/writers.ts"
-import { makeProgress, type ProgressTask, type Report } from "../data/progress/Progress.ts"
 import { mergeStats, type Stats } from "../data/stats.ts"
 import { loadQualityClassifier } from "./classifier-folder.ts"
 import { CLASSIFY_STATS, classifyDocuments } from "./classify-stage.ts"
@@ -202,35 +202,13 @@ export type ApplyOutcome =
  * stats (also written to LOGS/<job>/stats.json by whichever task completed the job's last rank).
  */
 export const runApplyJobsOn = (jobs: ReadonlyArray<Job>, executor: Executor, options: { readonly progress?: boolean } = {}) =>
-  Effect.gen(function*() {
-    const progress = options.progress === false ? undefined : makeProgress()
-    let current: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
-    const finish = () => current?.line.finish(current.report)
-    const onProgress = (p: ExecutorProgress) => {
-      if (progress === undefined) return
-      if (current?.name !== p.job) {
-        finish()
-        current = { name: p.job, line: progress.task(p.job, { unit: "tasks", rateUnit: null }), report: { done: 0 } }
-      }
-      current.report = { done: p.completed, total: p.tasks, counters: { docs: p.docs, MB: p.bytes / 1e6 }, elapsed: p.seconds }
-      current.line.update(current.report)
-    }
-    const log = (line: string) => (progress === undefined ? console.error(line) : progress.log(line))
-    const outcome = yield* runJob(jobs.at(-1)!, executor, { onProgress, log }).pipe(Effect.ensuring(Effect.sync(finish)))
-    if (outcome._tag === "Submitted") return outcome
-    const byJob = new Map<string, Stats>()
-    for (const j of jobs) {
-      const f = path.join(j.loggingDir, "stats.json")
-      byJob.set(j.name, existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Stats) : {})
-    }
-    return { _tag: "Complete", stats: byJob } as const satisfies ApplyOutcome
-  })
+  runJobChain(jobs, executor, options)
 
 /** Runs the jobs here, in worker processes, and returns every job's merged stats. */
 export const runApplyJobs = (jobs: ReadonlyArray<Job>, options: { readonly progress?: boolean } = {}) =>
   runApplyJobsOn(jobs, { _tag: "local" }, options).pipe(
     // The local executor always waits, so it never ends with a submission.
-    Effect.map((outcome) => (outcome._tag === "Complete" ? outcome.stats : new Map<string, Stats>()))
+    Effect.map((outcome): ReadonlyMap<string, Stats> => (outcome._tag === "Complete" ? outcome.stats : new Map<string, Stats>()))
   )
 
 /** A plain-text summary of one run: the int_score histogram of each classify job, kept / dropped per threshold job. */

@@ -46,7 +46,9 @@ export const AnnotationSettings = Schema.Struct({
   endpoint: optional(Schema.String, "Base URL of an OpenAI-compatible chat API ending in /v1 (vLLM, TGI, OpenAI). Absent: the `Annotator` layer the program provides (the default world's stand-in for the LLM)."),
   model: optional(Schema.String, "The model the endpoint serves (the recipe: Llama-3-70B-Instruct [P] §3.2, Llama-3.1-70B-Instruct for FineMath)."),
   budget: required(PositiveInt, "Documents to annotate, sampled from the source (FineWeb-Edu: 450,000; Stack-Edu: 500,000 per language; FineMath: 1M)."),
-  concurrency: withDefault(PositiveInt, 16, "Requests in flight at once.")
+  concurrency: withDefault(PositiveInt, 16, "Requests in flight at once."),
+  maxAttempts: optional(PositiveInt, "Attempts per document, the first included, on 429 / 5xx / dropped connection / timeout / malformed reply (absent: 6, as programs/annotate.ts). A document still failing goes to `failed/`; 400, 401, 403 and 404 are never retried."),
+  timeoutSeconds: optional(PositiveNumber, "Seconds an attempt may take until the whole reply has arrived (absent: 120).")
 })
 
 export const ClassifierTraining = Schema.Struct({

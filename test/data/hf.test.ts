@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -84,6 +84,18 @@ describe("hf:// inputs", () => {
         // A file the Hub does not have is a ReadError naming the hf:// path.
         const e = yield* Effect.flip(Stream.runCollect(readDocuments([`hf://datasets/${repo}/data/missing.jsonl`], { hf })))
         expect(e.file).toBe(`hf://datasets/${repo}/data/missing.jsonl`)
+
+        // What was fetched is named by refs/main, as huggingface_hub names it: offline, the folder reads from the
+        // cache without a request, and a file never fetched is an error naming its path and the cache.
+        expect(readFileSync(path.join(cacheDir, "datasets--acme--web", "refs", "main"), "utf8")).toBe(COMMIT)
+        const asked = requests.length
+        const offline = yield* Stream.runCollect(readDocuments([`hf://datasets/${repo}/data/train`], { hf: { ...hf, offline: true } }))
+        expect(offline.map((d) => d.id)).toEqual(["1", "2", "3"])
+        expect(requests.length).toBe(asked)
+        const absent = yield* Effect.flip(Stream.runCollect(readDocuments([`hf://datasets/${repo}/data/test`], { hf: { ...hf, offline: true } })))
+        expect(absent.file).toBe(`hf://datasets/${repo}/data/test`)
+        expect(absent.message).toContain("not in the Hugging Face cache")
+        expect(requests.length).toBe(asked)
       } finally {
         server.close()
       }

@@ -21,14 +21,14 @@ import type { HttpClient } from "effect/http"
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs"
 import * as path from "node:path"
 import { DataConfigError, ReadError, type WriteError } from "../../data/errors.ts"
-import type { Job, Progress as ExecutorProgress } from "../../data/executor/local.ts"
+import type { Job } from "../../data/executor/local.ts"
 import { pad5 } from "../../data/executor/rank-files.ts"
-import { type Executor, runJob } from "../../data/executor/run-job.ts"
+import { jobReport, runJobChain } from "../../data/executor/run-chain.ts"
+import type { Executor } from "../../data/executor/run-job.ts"
 import type { StageSubmission } from "../../data/executor/slurm.ts"
 import { incompleteRanks, type TaskContext } from "../../data/executor/task.ts"
 import { AtomicFileSync, tryWrite, writeFileAtomicSync } from "../../data/io/atomic.ts"
 import { resolveInputs } from "../../data/io/readers.ts"
-import { makeProgress, type ProgressTask, type Report } from "../../data/progress/Progress.ts"
 import { annotateItems, type AnnotateSummary, isRetryableFailure, outputStems, type RetryableFailure } from "./annotate-files.ts"
 import { Annotator, type ChatAnnotatorOptions } from "./Annotator.ts"
 import { type AnnotationConfigError, AnnotationsIncomplete } from "./errors.ts"
@@ -338,19 +338,8 @@ export const runAnnotateJobs = (config: AnnotateRunConfig, executor: Executor, s
   Effect.gen(function*() {
     const configFile = yield* writeAnnotateConfig(config)
     const jobs = planAnnotateJobs(config, configFile, script)
-    // A line per job; the executor's last report of a job, after its tasks ended, is the one that finishes it.
-    const progress = makeProgress()
-    let current: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
-    const finish = () => current?.line.finish(current.report)
-    const onProgress = (p: ExecutorProgress) => {
-      if (current?.name !== p.job) {
-        finish()
-        current = { name: p.job, line: progress.task(p.job, { unit: "tasks", rateUnit: null }), report: { done: 0 } }
-      }
-      current.report = { done: p.completed, total: p.tasks, counters: { docs: p.docs }, elapsed: p.seconds }
-      current.line.update(current.report)
-    }
-    const outcome = yield* runJob(jobs.at(-1)!, executor, { onProgress, log: (line) => progress.log(line) }).pipe(Effect.ensuring(Effect.sync(finish)))
+    // Its tasks count documents, not text bytes.
+    const outcome = yield* runJobChain(jobs, executor, { report: (p) => ({ ...jobReport(p), counters: { docs: p.docs } }) })
     if (outcome._tag === "Submitted") return { _tag: "Submitted", stages: outcome.stages, following: outcome.following } as const satisfies AnnotateJobOutcome
     const file = path.join(config.output, "summary.json")
     const summary = yield* Effect.try({

@@ -19,13 +19,13 @@ import { Effect, Schema, Stream } from "effect"
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import { DataConfigError, ReadError, type WriteError } from "../errors.ts"
-import type { Job, Progress as ExecutorProgress } from "../executor/local.ts"
+import type { Job } from "../executor/local.ts"
 import { pad5, statsPath } from "../executor/rank-files.ts"
-import { type Executor, type JobOutcome, runJob } from "../executor/run-job.ts"
+import { fractionOfBytes, jobReport, runJobChain } from "../executor/run-chain.ts"
+import type { Executor, JobOutcome } from "../executor/run-job.ts"
 import type { TaskContext } from "../executor/task.ts"
 import { tryWrite, writeFileAtomicSync } from "../io/atomic.ts"
 import { readDocuments, resolveInputs } from "../io/readers.ts"
-import { makeProgress, type ProgressTask, type Report } from "../progress/Progress.ts"
 import type { Stats } from "../stats.ts"
 import { loadTokenizer } from "../tokenizer/Tokenizer.ts"
 import { listTokenShards } from "./reader.ts"
@@ -223,35 +223,13 @@ export const runShardJobs = (
   executor: Executor,
   options: { readonly inputBytes?: number | undefined; readonly progress?: boolean } = {}
 ) =>
-  Effect.gen(function*() {
-    const progress = options.progress === false ? undefined : makeProgress()
-    let current: { readonly name: string; readonly line: ProgressTask; report: Report } | undefined
-    const finish = () => current?.line.finish(current.report)
-    const onProgress = (p: ExecutorProgress) => {
-      if (progress === undefined) return
-      if (current?.name !== p.job) {
-        finish()
-        current = { name: p.job, line: progress.task(p.job, { unit: "tasks", rateUnit: null }), report: { done: 0 } }
-      }
-      const tokenize = p.job === "tokenize"
-      current.report = {
-        done: p.completed,
-        total: p.tasks,
-        fraction: tokenize && options.inputBytes !== undefined && options.inputBytes > 0 ? Math.min(1, p.bytes / options.inputBytes) : undefined,
-        counters: tokenize ? { docs: p.docs, MB: p.bytes / 1e6 } : { docs: p.docs },
-        elapsed: p.seconds
-      }
-      current.line.update(current.report)
-    }
-    const log = (line: string) => (progress === undefined ? console.error(line) : progress.log(line))
-    const outcome = yield* runJob(jobs.at(-1)!, executor, { onProgress, log }).pipe(Effect.ensuring(Effect.sync(finish)))
-    if (outcome._tag === "Submitted") return outcome
-    const byJob = new Map<string, Stats>()
-    for (const j of jobs) {
-      const f = path.join(j.loggingDir, "stats.json")
-      byJob.set(j.name, existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Stats) : {})
-    }
-    return { _tag: "Complete", stats: byJob } as const satisfies ShardOutcome
+  runJobChain(jobs, executor, {
+    progress: options.progress ?? true,
+    // The merge reads no text: it counts only the documents it wrote.
+    report: (p) =>
+      p.job === "tokenize"
+        ? { ...jobReport(p), fraction: fractionOfBytes(p, options.inputBytes) }
+        : { ...jobReport(p), counters: { docs: p.docs } }
   })
 
 /** Tokens written by these ranks of the tokenize job (their stats files), e.g. the ranks a rerun had left to do. */

@@ -10,11 +10,11 @@
  */
 import { Effect, FileSystem, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { builtinPrompt, promptFromText } from "../../classify/annotate/prompts.ts"
 import type { AnnotationPrompt } from "../../classify/annotate/AnnotationPrompt.ts"
-import { annotateFiles } from "../../classify/annotate/annotate-files.ts"
+import { type AnnotateSummary, annotateFiles } from "../../classify/annotate/annotate-files.ts"
 import { Annotator } from "../../classify/annotate/Annotator.ts"
 import { type ApplyRunConfig, memoizedClassifierLoader, planApplyJobs, runApplyTask, writeApplyConfig } from "../../classify/apply-run.ts"
 import { DEFAULT_CLASSIFY_BATCH } from "../../classify/classify-stage.ts"
@@ -67,6 +67,23 @@ const promptOf = (source: string, a: NonNullable<Extract<SourceConfig["classifie
     ? builtinPrompt(a.prompt, { language: a.language })
     : promptFromText(a.prompt.file, readText(a.prompt.file))
   return "problem" in made ? Effect.fail(new FullRunError({ message: `sources.${source}.classifier.train.annotate.prompt: ${made.problem}` })) : Effect.succeed(made)
+}
+
+/**
+ * Why annotation left too few labels to train on (every document refused, or failed after its retries): the
+ * failure reasons and the first document's last error, so the user sees the endpoint's answer, not an empty split.
+ */
+const tooFewLabels = (source: string, endpoint: string | undefined, summary: AnnotateSummary, annotationDir: string): string => {
+  const reasons = Object.entries(summary.failed_by_reason).map(([r, n]) => `${r} ${n}`).join(", ")
+  let first = ""
+  for (const f of summary.files) {
+    const line = existsSync(f.failed) ? readFileSync(f.failed, "utf8").split("\n", 1)[0]! : ""
+    if (line.length === 0) continue
+    const error = (JSON.parse(line) as { metadata?: { annotation_error?: { last_error?: unknown } } }).metadata?.annotation_error?.last_error
+    if (typeof error === "string") first = `; the first: ${error}`
+    break
+  }
+  return `sources.${source}.classifier.train.annotate: ${summary.annotated} of ${summary.documents} sampled documents annotated by ${endpoint ?? "the built-in annotator"}, too few to train a classifier (failed: ${reasons || "none"}${first}; see ${path.join(annotationDir, "failed")})`
 }
 
 /**
@@ -144,6 +161,8 @@ export const curateSource = (o: CurateOptions) =>
         ? Annotator.layer({
           endpoint: t.annotate.endpoint,
           model: t.annotate.model ?? "default",
+          ...(t.annotate.maxAttempts === undefined ? {} : { maxAttempts: t.annotate.maxAttempts }),
+          ...(t.annotate.timeoutSeconds === undefined ? {} : { timeoutMs: t.annotate.timeoutSeconds * 1000 }),
           ...(process.env["OPENAI_API_KEY"] === undefined ? {} : { apiKey: Redacted.make(process.env["OPENAI_API_KEY"]) })
         }).pipe(Layer.provide(FetchHttpClient.layer))
         : o.annotator ?? Layer.effect(Annotator, Effect.die(new FullRunError({ message: `sources.${o.name}.classifier.train.annotate: no endpoint, and this run has no built-in annotator` })))
@@ -154,8 +173,14 @@ export const curateSource = (o: CurateOptions) =>
         inputs, output: annotationDir, prompt, concurrency: t.annotate.concurrency, limit: source.limit,
         sample: { size: t.annotate.budget, seed: o.seed },
         reader: { textKey: source.textKey, idKey: source.idKey, ...(source.glob === undefined ? {} : { glob: source.glob }) }
-      }).pipe(Effect.provide(annotator))
+      }).pipe(
+        Effect.provide(annotator),
+        // A refused key, an unknown model or a wrong URL (already scrubbed of the key): the config's field to fix.
+        Effect.catchTag("AnnotationConfigError", (e) =>
+          Effect.fail(new FullRunError({ message: `sources.${o.name}.classifier.train.annotate.endpoint: ${e.message}` })))
+      )
       o.log(`${o.name}: annotated ${summary.annotated} documents with ${prompt.name} (${summary.failed} failed)`)
+      if (summary.annotated < 2) return yield* new FullRunError({ message: tooFewLabels(o.name, t.annotate.endpoint, summary, annotationDir) })
       const labelled = yield* readLabelledDocuments([annotationDir])
       const threshold = source.threshold?.minScore ?? 3
       const trained = yield* trainClassifier(labelled, {
