@@ -63,7 +63,7 @@ const command = Command.make("custom-policy", {
     const out = path.resolve(a.out)
     const world = path.join(out, "world")
     yield* writeDefaultWorld(world, { scale: a.scale }) // deterministic: a rerun writes the same files
-    const base = defaultRunConfigInput(world, { out })
+    const { ablation: _, postTraining: __, ...base } = defaultRunConfigInput(world, { out }) // the policy is the point here
     const config = yield* decodeRunConfig({
       ...base,
       stages: base.stages.map((s, i) => ({

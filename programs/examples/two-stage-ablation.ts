@@ -29,7 +29,8 @@ const TASKS = [WORLD_TASKS.facts, WORLD_TASKS.arithmetic]
 
 /** One arm's run: the default world's web and math curation, one stage of `tokens` on the arm's mixture. */
 const armConfig = (world: string, out: string, arm: typeof ARMS[number], o: { tokens: number; limit: number; scale: number }, overrides: ReadonlyArray<ConfigOverride>) => {
-  const base = defaultRunConfigInput(world)
+  // The default run's classifier ablation and SFT are left out: the two arms differ only in their mixture.
+  const { ablation: _, postTraining: __, ...base } = defaultRunConfigInput(world)
   return decodeRunConfig({
     ...base,
     out: path.join(out, arm.name),

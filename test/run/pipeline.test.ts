@@ -10,6 +10,7 @@ import { decodeRunConfig } from "../../src/run/load-config.ts"
 import { FullRunError, runPaths } from "../../src/run/pipeline/layout.ts"
 import { runPostTraining } from "../../src/run/pipeline/post-train.ts"
 import { decideNextMixture } from "../../src/run/pipeline/policy.ts"
+import { ablationVerdict } from "../../src/run/pipeline/ablation.ts"
 import { fullRun, readManualMixture, waitForEditedMixture } from "../../src/run/pipeline/run.ts"
 import { readRunReport, type TaskEvaluation } from "../../src/run/report/schema.ts"
 import { decayStartStep, stageSpans, totalSteps } from "../../src/run/stage-steps.ts"
@@ -29,6 +30,24 @@ const rule = (overrides: Partial<Extract<PolicyConfig, { kind: "rule" }>> = {}):
   minGain: 0.01,
   step: 0.1,
   ...overrides
+})
+
+describe("the ablation's verdict", () => {
+  const arm = (which: "classified" | "unclassified", bpb: number | undefined, acc: number, stderr: number) => ({
+    arm: which, documents: 10, dataTokens: 1000, tokens: 4096, steps: 4, seconds: 1, loss: [],
+    evaluation: [{ task: "facts", samples: 50, metrics: [{ name: "acc", value: acc, stderr }, { name: "prob_correct", value: acc, stderr }] }],
+    ...(bpb === undefined ? {} : { heldOut: { documents: 5, tokens: 500, bytes: 2000, lossPerToken: bpb * 2, bitsPerByte: bpb } })
+  })
+  it("leads with the held-out loss, and marks a task difference under the combined standard error as noise", () => {
+    expect(ablationVerdict("web", [arm("classified", 0.9, 0.32, 0.02), arm("unclassified", 1.2, 0.3, 0.02)])).toBe(
+      "At 4,096 tokens each, the model trained on classifier-filtered web predicts the held-out text better: 0.900 vs 1.200 bits per byte (25% less). " +
+        "On the tasks, with the classifier vs without: facts prob_correct 0.320 vs 0.300, within noise."
+    )
+    expect(ablationVerdict("web", [arm("classified", 1.3, 0.5, 0.02), arm("unclassified", 1.2, 0.3, 0.02)])).toMatch(/predicts the held-out text worse: 1\.300 vs 1\.200 .* facts prob_correct 0\.500 vs 0\.300\.$/)
+    expect(ablationVerdict("web", [arm("classified", undefined, 0.5, 0.02), arm("unclassified", undefined, 0.3, 0.02)])).toBe(
+      "At 4,096 tokens each, with the classifier vs without: facts prob_correct 0.500 vs 0.300."
+    )
+  })
 })
 
 describe("the manual policy's file", () => {

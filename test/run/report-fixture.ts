@@ -197,7 +197,7 @@ export const makeFixtureReport = (): RunReport => {
         evaluation: [{ task: "facts-mc", samples: 58, metrics: [{ name: "acc", value: k === 0 ? 0.36 : 0.3, stderr: 0.06 }, { name: "prob_correct", value: k === 0 ? 0.33 : 0.29, stderr: 0.02 }] }],
         heldOut: { documents: 60, tokens: 11_925, bytes: 41_000, lossPerToken: k === 0 ? 2.2 : 3.35, bitsPerByte: k === 0 ? 0.9232 : 1.4058 }
       })),
-      verdict: "At 400,000 tokens each, the model trained on classifier-filtered web predicts held-out educational text better: 0.923 vs 1.406 bits per byte (34% less). On the tasks, with the classifier vs without: facts-mc prob_correct 0.330 vs 0.290, within noise."
+      verdict: "At 400,000 tokens each, the model trained on classifier-filtered web predicts the held-out text better: 0.923 vs 1.406 bits per byte (34% less). On the tasks, with the classifier vs without: facts-mc prob_correct 0.330 vs 0.290, within noise."
     },
     postTraining: [
       {

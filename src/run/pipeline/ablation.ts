@@ -119,18 +119,16 @@ export const ablationVerdict = (source: string, arms: ReadonlyArray<AblationArm>
     tasks.push(`${e.task} ${metric.name} ${metric.value.toFixed(3)} vs ${otherMetric.value.toFixed(3)}${noiseNote(metric, otherMetric)}`)
   }
   const at = `At ${classified.tokens.toLocaleString("en-US")} tokens each`
-  const onTasks = tasks.length === 0 ? "" : ` On the tasks, with the classifier vs without: ${tasks.join("; ")}.`
-  if (classified.heldOut !== undefined && unclassified.heldOut !== undefined) {
-    const a = classified.heldOut.bitsPerByte
-    const b = unclassified.heldOut.bitsPerByte
-    const outcome = a < b
-      ? `the model trained on classifier-filtered ${source} predicts held-out educational text better: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte (${(100 * (1 - a / b)).toFixed(0)}% less)`
-      : a > b
-      ? `the model trained on classifier-filtered ${source} predicts held-out educational text worse: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte`
-      : `the two predict held-out educational text equally well (${a.toFixed(3)} bits per byte)`
-    return `${at}, ${outcome}.${onTasks}`
-  }
-  return `${at}, with the classifier vs without:${onTasks === "" ? " no task was compared." : onTasks.slice(" On the tasks, with the classifier vs without:".length)}`
+  const onTasks = tasks.length === 0 ? "" : `with the classifier vs without: ${tasks.join("; ")}.`
+  if (classified.heldOut === undefined || unclassified.heldOut === undefined) return `${at}, ${onTasks === "" ? "nothing was compared." : onTasks}`
+  const a = classified.heldOut.bitsPerByte
+  const b = unclassified.heldOut.bitsPerByte
+  const outcome = a < b
+    ? `the model trained on classifier-filtered ${source} predicts the held-out text better: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte (${(100 * (1 - a / b)).toFixed(0)}% less)`
+    : a > b
+    ? `the model trained on classifier-filtered ${source} predicts the held-out text worse: ${a.toFixed(3)} vs ${b.toFixed(3)} bits per byte`
+    : `the two predict the held-out text equally well (${a.toFixed(3)} bits per byte)`
+  return `${at}, ${outcome}.${onTasks === "" ? "" : ` On the tasks, ${onTasks}`}`
 }
 
 /** Trains and evaluates both arms; see the file's comment. */
@@ -174,8 +172,12 @@ export const runAblation = (o: AblationOptions) =>
       const evaluation = yield* runPhase(paths, `ablation eval ${arm}`, ArmEvaluation, Effect.gen(function*() {
         const score = heldOut === undefined ? undefined : yield* heldOutLoss(training.value.checkpoint, o.tokenized.report.path, heldOut, config.training.seqLen)
         if (score !== undefined) o.log(`  ablation ${arm} · held-out: ${score.bitsPerByte.toFixed(4)} bits per byte (${score.documents} documents)`)
-        const tasks = yield* evaluateStage(armConfig, stage, training.value.checkpoint, o.tokenized.report.path, (r: TaskEvaluation) =>
-        o.log(`  ablation ${arm} · ${r.task}: ${r.metrics.map((m) => `${m.name} ${m.value.toFixed(3)}`).join(", ")} (${r.samples} examples)`), { correctProb: true, onProgress: (task, done, all) => Effect.sync(() => o.onPhase(arm, `evaluating ${task} ${done}/${all}`, stepsBefore + steps)) })
+        const onTask = (r: TaskEvaluation) =>
+          o.log(`  ablation ${arm} · ${r.task}: ${r.metrics.map((m) => `${m.name} ${m.value.toFixed(3)}`).join(", ")} (${r.samples} examples)`)
+        const tasks = yield* evaluateStage(armConfig, stage, training.value.checkpoint, o.tokenized.report.path, onTask, {
+          correctProb: true,
+          onProgress: (task, done, all) => Effect.sync(() => o.onPhase(arm, `evaluating ${task} ${done}/${all}`, stepsBefore + steps))
+        })
         return { evaluation: tasks, ...(score === undefined ? {} : { heldOut: score }) }
       }))
       seconds += training.seconds + evaluation.seconds
