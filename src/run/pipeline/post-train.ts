@@ -8,9 +8,8 @@
  * dpo-run.ts), so the run and the programs cannot drift apart. Every part is a phase with a completion marker; a
  * run killed mid-SFT resumes from its newest checkpoint (`saveEvery`), as the curriculum's stages do.
  */
-import { Effect, FileSystem, Schema, Stream } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import * as path from "node:path"
-import { writeFolderAtomic } from "../../data/io/atomic.ts"
 import { resolveInputs } from "../../data/io/readers.ts"
 import { chatTemplateOfFolder } from "../../eval/chat-prompts.ts"
 import { dpoStepFields, trainDpo } from "../../train/dpo.ts"
@@ -23,6 +22,8 @@ import { train } from "../../train/trainer.ts"
 import type { RunConfig } from "../config.ts"
 import { LossPoint, type PhaseTime, type PostTrainingReport, type TaskEvaluation } from "../report/schema.ts"
 import { FullRunError, type PhaseResult, type RunPaths, runPhase } from "./layout.ts"
+import { lossCurve } from "./loss-curve.ts"
+import { exportModelFolder } from "./model-folder.ts"
 import { evaluateStage, StageEvaluationResult } from "./stage.ts"
 
 /** What an SFT or DPO phase leaves: its last checkpoint and the figures the report shows. */
@@ -72,45 +73,6 @@ const filesOf = (field: string, inputs: ReadonlyArray<string>) =>
     catch: (e) => new FullRunError({ message: `${field}: ${e instanceof Error ? e.message : String(e)}` })
   }).pipe(Effect.filterOrFail((files) => files.length > 0, () => new FullRunError({ message: `${field}: no files in ${inputs.join(", ")}` })))
 
-const MetricsLine = Schema.Struct({
-  step: Schema.Number,
-  loss: Schema.Number,
-  lr: Schema.Number,
-  tokens: Schema.optionalKey(Schema.Number),
-  gradNorm: Schema.optionalKey(Schema.Number),
-  grad_norm: Schema.optionalKey(Schema.Number),
-  tokensPerSecond: Schema.optionalKey(Schema.Number)
-})
-const decodeMetricsLine = Schema.decodeUnknownEffect(Schema.fromJsonString(MetricsLine))
-
-/**
- * The loss curve of a run folder's metrics.jsonl: every `every`-th step, the first and the last. DPO's lines have
- * no token count; `tokensPerStep` stands in (the padded positions its trainer state counts).
- */
-const lossCurve = (out: string, every: number, tokensPerStep?: number) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const file = path.join(out, "metrics.jsonl")
-    const lines = yield* Effect.forEach(
-      (yield* fs.readFileString(file)).split("\n").filter((l) => l.trim() !== ""),
-      (l, i) => decodeMetricsLine(l).pipe(Effect.mapError((e) => new FullRunError({ message: `${file}:${i + 1}: ${e.message}` })))
-    )
-    const last = lines.at(-1)?.step
-    return lines
-      .filter((m) => m.step % every === 0 || m.step === 1 || m.step === last)
-      .map((m): LossPoint => {
-        const gradNorm = m.gradNorm ?? m.grad_norm
-        return {
-          step: m.step,
-          tokens: m.tokens ?? m.step * (tokensPerStep ?? 0),
-          loss: m.loss,
-          lr: m.lr,
-          ...(gradNorm === undefined ? {} : { gradNorm }),
-          ...(m.tokensPerSecond === undefined ? {} : { tokensPerSecond: m.tokensPerSecond })
-        }
-      })
-  })
-
 /** SFT of `base` (see the file's comment). */
 const trainSft = (o: PostTrainingOptions, sft: NonNullable<NonNullable<RunConfig["postTraining"]>["sft"]>) =>
   Effect.gen(function*() {
@@ -151,7 +113,7 @@ const trainDpoPhase = (o: PostTrainingOptions, dpo: NonNullable<NonNullable<RunC
       checkpoint: path.join(out, "checkpoints", checkpointName(steps)),
       steps,
       seconds: (performance.now() - started) / 1000,
-      loss: yield* lossCurve(out, o.config.report.logEvery, options.pairsPerBatch * options.gradAccum * 2 * (seq + 1))
+      loss: yield* lossCurve(out, o.config.report.logEvery, { tokensPerStep: options.pairsPerBatch * options.gradAccum * 2 * (seq + 1) })
     } satisfies PostTrainingResult
   }).pipe(Effect.scoped)
 
@@ -196,13 +158,6 @@ export const runPostTraining = (o: PostTrainingOptions) =>
     }
 
     // The chat model: the last checkpoint's Hugging Face files (its chat template among them), without the trainer state.
-    const model = yield* runPhase(o.paths, "final-instruct", ChatModel, Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const names = (yield* fs.readDirectory(last)).filter((n) => !n.startsWith("trainer_state"))
-      const files: Array<readonly [string, Uint8Array]> = []
-      for (const n of names) files.push([n, yield* fs.readFile(path.join(last, n))])
-      yield* writeFolderAtomic(o.paths.finalInstruct, files)
-      return { dir: o.paths.finalInstruct, from: last }
-    }))
+    const model = yield* runPhase(o.paths, "final-instruct", ChatModel, exportModelFolder(last, o.paths.finalInstruct))
     return { reports, phases, model: model.value.dir } satisfies PostTrainingOutcome
   })

@@ -10,7 +10,7 @@
  */
 import { Effect, FileSystem, Schema } from "effect"
 import * as path from "node:path"
-import { writeFileAtomic, writeFolderAtomic } from "../../data/io/atomic.ts"
+import { writeFileAtomic } from "../../data/io/atomic.ts"
 import { makeProgress, type Progress } from "../../data/progress/Progress.ts"
 import { describeAdapter } from "../../gpu/adapter.ts"
 import { Gpu } from "../../gpu/Gpu.ts"
@@ -21,6 +21,7 @@ import { type AblationReport, PolicyDecision, type RunReport, TaskEvaluation } f
 import { writeRunReport } from "../report/write.ts"
 import { stageSpans, totalSteps } from "../stage-steps.ts"
 import { ablationSteps, runAblation } from "./ablation.ts"
+import { exportModelFolder } from "./model-folder.ts"
 import { makeRunLine } from "./run-line.ts"
 import { runPostTraining } from "./post-train.ts"
 import { CuratedSource, curateSource, type WorldAnnotatorLayer } from "./curate.ts"
@@ -215,14 +216,7 @@ export const fullRun = (o: FullRunOptions) =>
     }
 
     // ── the final model: the last checkpoint's Hugging Face files, without the trainer state ──
-    const final = yield* runPhase(paths, "final", FinalModel, Effect.gen(function*() {
-      const from = previous!
-      const names = (yield* fs.readDirectory(from)).filter((n) => !n.startsWith("trainer_state"))
-      const files: Array<readonly [string, Uint8Array]> = []
-      for (const n of names) files.push([n, yield* fs.readFile(path.join(from, n))])
-      yield* writeFolderAtomic(paths.final, files)
-      return { dir: paths.final, from }
-    }))
+    const final = yield* runPhase(paths, "final", FinalModel, exportModelFolder(previous!, paths.final))
 
     // ── post-training: SFT (then DPO) of the final model into a chat model, OUT/final-instruct ──
     const postTraining = yield* runPostTraining({ config, paths, base: final.value.dir, log, onProgress: (what) => overall.phase(what, total) })

@@ -25,6 +25,7 @@ import type { RunConfig, StageConfig } from "../config.ts"
 import { LossPoint, TaskEvaluation } from "../report/schema.ts"
 import type { StageSpan } from "../stage-steps.ts"
 import { FullRunError, type RunPaths } from "./layout.ts"
+import { lossCurve } from "./loss-curve.ts"
 
 /** What a stage's training leaves: its last checkpoint and the figures the report shows. */
 export const StageTraining = Schema.Struct({
@@ -74,17 +75,6 @@ export interface TrainStageOptions {
   readonly previous: string | undefined
   readonly onStep: (m: StepMetrics) => Effect.Effect<void>
 }
-
-const readLossCurve = (metricsFile: string, from: number, every: number) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(metricsFile)
-    const steps = text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as StepMetrics).filter((m) => m.step > from)
-    const last = steps.at(-1)?.step
-    return steps
-      .filter((m) => m.step % every === 0 || m.step === from + 1 || m.step === last)
-      .map((m) => ({ step: m.step, tokens: m.tokens, loss: m.loss, lr: m.lr, gradNorm: m.gradNorm, tokensPerSecond: m.tokensPerSecond }))
-  })
 
 /** Trains one stage (see the file's comment); returns its training record. */
 export const trainStage = (o: TrainStageOptions) =>
@@ -137,7 +127,7 @@ export const trainStage = (o: TrainStageOptions) =>
       steps: endStep - span.startStep,
       tokens: (endStep - span.startStep) * tokensPerStep,
       seconds,
-      loss: yield* readLossCurve(path.join(out, "metrics.jsonl"), span.startStep, config.report.logEvery)
+      loss: yield* lossCurve(out, config.report.logEvery, { from: span.startStep })
     } satisfies StageTraining
   })
 
