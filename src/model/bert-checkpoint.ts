@@ -4,7 +4,7 @@ import { writeFolderAtomic } from "../data/io/atomic.ts"
 import { type BertConfig, BertConfigError, bertConfigFromHf, bertConfigToHf } from "./bert-config.ts"
 import { bertParameterSpecs, type BertParts, classifierWeight, poolerWeight } from "./bert-parameters.ts"
 import type { Weights } from "./parameters.ts"
-import { readSafetensorsFolder } from "./checkpoint.ts"
+import { readConfigJson, readSafetensorsFolder } from "./checkpoint.ts"
 import { encodeSafetensors, SafetensorsError, type StTensor } from "./safetensors.ts"
 
 /**
@@ -50,14 +50,7 @@ const readTensors = (dir: string) =>
 
 export const loadBertModel = (dir: string): Effect.Effect<BertModelFiles, BertCheckpointError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const configPath = path.join(dir, "config.json")
-    const configText = yield* fs.readFileString(configPath)
-    const json = yield* Effect.try({
-      try: () => JSON.parse(configText) as unknown,
-      catch: (e) => new BertConfigError({ message: `${configPath} is not JSON: ${String(e)}` })
-    })
+    const { json } = yield* readConfigJson(dir, (message) => new BertConfigError({ message }))
     const config = yield* bertConfigFromHf(json)
     const found = yield* readTensors(dir)
     const parts: BertParts = { pooler: found.has(poolerWeight), classifier: found.has(classifierWeight) }

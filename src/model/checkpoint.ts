@@ -55,19 +55,34 @@ export const readSafetensorsFolder = (
     return found
   })
 
-export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError, FileSystem.FileSystem | Path.Path> =>
+/**
+ * `DIR/config.json`, parsed (the Llama and BERT loaders); a file that cannot be read or is not JSON fails with
+ * `bad(message)`, the message naming the file.
+ */
+export const readConfigJson = <E>(dir: string, bad: (message: string) => E) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const configPath = path.join(dir, "config.json")
-    const configText = yield* fs.readFileString(configPath)
-    const json = yield* Effect.try({
-      try: () => JSON.parse(configText) as unknown,
-      catch: (e) => new ModelConfigError({ message: `${configPath} is not JSON: ${String(e)}` })
-    })
-    const config = yield* configFromHf(json).pipe(
+    const text = yield* fs.readFileString(configPath).pipe(
+      Effect.mapError((e) => bad(`${configPath}: cannot read it (is ${dir} a Hugging Face model folder?): ${e.message}`))
+    )
+    const json = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => bad(`${configPath} is not JSON: ${String(e)}`) })
+    return { configPath, json }
+  })
+
+/** The model config of a Hugging Face folder, without reading its weights. */
+export const loadHfConfig = (dir: string) =>
+  Effect.gen(function*() {
+    const { configPath, json } = yield* readConfigJson(dir, (message) => new ModelConfigError({ message }))
+    return yield* configFromHf(json).pipe(
       Effect.mapError((e) => new ModelConfigError({ message: e.message.startsWith("config.json") ? `${configPath}${e.message.slice("config.json".length)}` : `${configPath}: ${e.message}` }))
     )
+  })
+
+export const loadHfModel = (dir: string): Effect.Effect<HfModel, CheckpointError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const config = yield* loadHfConfig(dir)
 
     const found = new Map<string, Float32Array>()
     for (const [name, t] of yield* readSafetensorsFolder(dir)) found.set(name, t.data)

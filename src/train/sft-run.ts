@@ -8,7 +8,7 @@ import { Effect, FileSystem, Path } from "effect"
 import { writeFileAtomic } from "../data/io/atomic.ts"
 import { defaultChatTemplate, loadChatTemplate } from "../data/tokenizer/chat-template.ts"
 import { loadTokenizer } from "../data/tokenizer/Tokenizer.ts"
-import { loadHfModel } from "../model/checkpoint.ts"
+import { loadHfConfig } from "../model/checkpoint.ts"
 import { parameterCount } from "../model/config.ts"
 import { makeDecontaminator, readEvaluationTexts } from "./decontaminate.ts"
 import { checkTrainOptions, TrainOptionsError } from "./options.ts"
@@ -81,7 +81,8 @@ export const prepareSftRun = (s: SftRunSettings) =>
     const path = yield* Path.Path
     const names = s.names ?? sftFlagNames
     yield* checkRunFolder(s.out, { resume: s.resume, overwrite: s.overwrite })
-    const base = yield* loadHfModel(s.init)
+    // Only the shape and special ids are needed here; the trainer reads the weights.
+    const baseConfig = yield* loadHfConfig(s.init)
     const tokenizerPath = s.tokenizer ?? path.join(s.init, "tokenizer.json")
     const t = yield* loadTokenizer(tokenizerPath)
     const chat = s.template !== undefined ? yield* loadChatTemplate(s.template) : yield* defaultChatTemplate()
@@ -93,9 +94,9 @@ export const prepareSftRun = (s: SftRunSettings) =>
     }
     const [imStart, imEnd] = [yield* idOf("<|im_start|>"), yield* idOf("<|im_end|>")]
     // concat's separator is the base model's EOS (`<|endoftext|>` for SmolLM2), as TRL's packing appended it.
-    const separator = base.config.eosTokenId ?? imEnd
-    const defaults = sftDefaults.forParameters(parameterCount(base.config))
-    const seqLen = s.seqLen ?? Math.min(sftDefaults.maxSeqLength, base.config.maxPositionEmbeddings)
+    const separator = baseConfig.eosTokenId ?? imEnd
+    const defaults = sftDefaults.forParameters(parameterCount(baseConfig))
+    const seqLen = s.seqLen ?? Math.min(sftDefaults.maxSeqLength, baseConfig.maxPositionEmbeddings)
     const gradAccum = s.gradAccum ?? Math.max(1, Math.ceil(sftDefaults.globalBatch / s.batchSize))
     const loss = s.loss ?? (s.packing === "concat" ? "all" as const : "assistant" as const)
 
