@@ -14,13 +14,12 @@ import { annotateFiles } from "../../src/classify/annotate/annotate-files.ts"
 import type { AnnotationPrompt } from "../../src/classify/annotate/AnnotationPrompt.ts"
 import { Annotator } from "../../src/classify/annotate/Annotator.ts"
 import { builtinPrompt } from "../../src/classify/annotate/prompts.ts"
-import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
+import { noSlurm, slurmForTests, runProgram } from "../support/slurm.ts"
 import { expectedScore, type FakeChatServer, fakeDocText, startFakeChatServer } from "./fake-chat-server.ts"
 
 const annotate = (args: ReadonlyArray<string>) => runProgram("programs/annotate.ts", args)
 
-const slurm = probeSlurm()
-if (!slurm.ok && !inCI) console.warn(`Slurm annotate test skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
+const slurm = slurmForTests()
 
 /** Two input files of fake-server documents; every seventh has a reply without a score (failed/, no_score). */
 const writeInputs = (dir: string, faults: Record<number, ReadonlyArray<string>> = {}) => {
@@ -153,9 +152,9 @@ describe("programs/annotate.ts --tasks N (local executor)", () => {
   }, 120_000)
 })
 
-describe.skipIf(!slurm.ok && !inCI)("programs/annotate.ts on a real Slurm", () => {
+describe("programs/annotate.ts on a real Slurm", () => {
   it("--executor slurm --wait --tasks 2 writes byte for byte what the local executor writes", async () => {
-    if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
+    if (!slurm.ok) throw noSlurm(slurm.why)
     const dir = mkdtempSync(join(tmpdir(), "smol-annotate-slurm-"))
     const inputs = writeInputs(dir)
     const sample = ["--sample", "20", "--seed", "11", "--tasks", "2"]

@@ -7,14 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
+import { noSlurm, slurmForTests, runProgram } from "../support/slurm.ts"
 import { defaultRng } from "../../src/data/random/numpy-rng.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const classifierProgram = path.join(root, "programs", "classifier.ts")
 
-const slurm = probeSlurm()
-if (!slurm.ok && !inCI) console.warn(`Slurm apply tests skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
+const slurm = slurmForTests()
 
 const classifier = (args: ReadonlyArray<string>) => runProgram(classifierProgram, args)
 
@@ -51,9 +50,9 @@ const submissions = (loggingDir: string) =>
     submissions: Array<{ after: Array<string>; arrays: Array<{ jobId: string }> }>
   }).submissions
 
-describe.skipIf(!slurm.ok && !inCI)("programs/classifier.ts on a real Slurm", () => {
+describe("programs/classifier.ts on a real Slurm", () => {
   it("apply (scores + threshold) and threshold through Slurm (--wait) write exactly the documents a local run does", async () => {
-    if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
+    if (!slurm.ok) throw noSlurm(slurm.why)
     const dir = mkdtempSync(path.join(tmpdir(), "smol-slurm-apply-"))
     const docs = plantedDocs(240)
     mkdirSync(path.join(dir, "in"))

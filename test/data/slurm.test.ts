@@ -8,17 +8,16 @@ import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
+import { noSlurm, slurmForTests, runProgram } from "../support/slurm.ts"
 import { runSlurm } from "../../src/data/executor/slurm.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const filterProgram = path.join(root, "programs", "filter.ts")
 const copyTask = path.join(import.meta.dirname, "fixtures", "copy-task.ts")
 
-const slurm = probeSlurm()
-if (!slurm.ok && !inCI) console.warn(`Slurm tests skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
+const slurm = slurmForTests()
 const needSlurm = () => {
-  if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
+  if (!slurm.ok) throw noSlurm(slurm.why)
 }
 
 const words = ("the of and to in is that for it with as was on be by this are from at or an have which one all were " +
@@ -76,7 +75,7 @@ const submissions = (loggingDir: string) =>
 const startsOf = (loggingDir: string, rank: number) =>
   readFileSync(path.join(loggingDir, "logs", `task_${String(rank).padStart(5, "0")}.log`), "utf8").split("\n").filter((l) => l.includes("] starting")).length
 
-describe.skipIf(!slurm.ok && !inCI)("Slurm executor on a real Slurm", () => {
+describe("Slurm executor on a real Slurm", () => {
   it("filter + MinHash dedup through Slurm (--wait) keeps and drops exactly the documents a local run does", async () => {
     needSlurm()
     const dir = mkdtempSync(path.join(tmpdir(), "smol-slurm-"))

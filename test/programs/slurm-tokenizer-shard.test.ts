@@ -7,11 +7,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { inCI, probeSlurm, runProgram } from "../support/slurm.ts"
+import { noSlurm, slurmForTests, runProgram } from "../support/slurm.ts"
 import { outputFiles, tokenFiles, tokenizerProgram, writeShardInputs } from "./shard-fixture.ts"
 
-const slurm = probeSlurm()
-if (!slurm.ok && !inCI) console.warn(`Slurm shard tests skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
+const slurm = slurmForTests()
 
 const tokenizer = (args: ReadonlyArray<string>) => runProgram(tokenizerProgram, args)
 
@@ -25,9 +24,9 @@ const submissions = (loggingDir: string): Array<Submission> =>
 /** The summary a run prints, without the timing line after it, its output folder written OUT. */
 const summary = (stdout: string, output: string) => stdout.split("\n\n")[0]!.replaceAll(output, "OUT")
 
-describe.skipIf(!slurm.ok && !inCI)("programs/tokenizer.ts shard on a real Slurm", () => {
+describe("programs/tokenizer.ts shard on a real Slurm", () => {
   it("--executor slurm --wait --tasks 2 --merge writes byte for byte what the local executor writes; a rerun submits only what is left", async () => {
-    if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
+    if (!slurm.ok) throw noSlurm(slurm.why)
     const dir = mkdtempSync(path.join(tmpdir(), "smol-slurm-shard-"))
     const inputs = await writeShardInputs(dir)
     const shard = (out: string, extra: ReadonlyArray<string>) =>

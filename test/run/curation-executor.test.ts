@@ -15,10 +15,9 @@ import { curateSource, type CurateOptions } from "../../src/run/pipeline/curate.
 import { defaultRunConfigInput } from "../../src/run/world/run-config.ts"
 import { worldAnnotatorFromDir } from "../../src/run/world/world-annotator.ts"
 import { writeDefaultWorld } from "../../src/run/world/write-world.ts"
-import { inCI, probeSlurm } from "../support/slurm.ts"
+import { noSlurm, slurmForTests } from "../support/slurm.ts"
 
-const slurm = probeSlurm()
-if (!slurm.ok && !inCI) console.warn(`Slurm curation test skipped: ${slurm.why}. Start a local cluster with \`sudo .ci/slurm-up.sh\`.`)
+const slurm = slurmForTests()
 
 const root = mkdtempSync(path.join(tmpdir(), "smol-curation-executor-"))
 const world = path.join(root, "world")
@@ -117,10 +116,10 @@ describe("the full run's curation through the executor", () => {
       expect(funnelOf(curated)).toEqual(funnelOf(reference.curated))
     }).pipe(Effect.provide(NodeServices.layer)), 300_000)
 
-  describe.skipIf(!slurm.ok && !inCI)("on a real Slurm", () => {
+  describe("on a real Slurm", () => {
     it.live("executor: slurm runs each stage as a job array after the one before, and writes the in-process run's documents and funnel", () =>
       Effect.gen(function*() {
-        if (!slurm.ok) throw new Error(`CI is set and Slurm does not answer: ${slurm.why}`)
+        if (!slurm.ok) throw noSlurm(slurm.why)
         const reference = yield* inProcess
         const logged: Array<string> = []
         const curated = yield* curate(yield* webSource, "slurm", {

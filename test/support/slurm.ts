@@ -1,6 +1,7 @@
 /**
- * What the tests against a real Slurm share: whether a controller answers here with a node ready, whether this is
- * CI (where they must fail rather than skip), and running a program as a person would without blocking the test.
+ * What the tests against a real Slurm share: a controller answering here with a node ready (started with
+ * .ci/slurm-up.sh when it is installed but down and the tests run as root, as in CI), and running a program as a
+ * person would without blocking the test. They never skip: without Slurm they fail, saying how to get one.
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as path from "node:path"
@@ -17,7 +18,19 @@ export const probeSlurm = (): { ok: true } | { ok: false; why: string } => {
   return { ok: true }
 }
 
-export const inCI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false"
+/** The probe, after starting the single-node cluster of .ci/slurm-up.sh if Slurm is down and this is root. */
+export const slurmForTests = (): { ok: true } | { ok: false; why: string } => {
+  const first = probeSlurm()
+  if (first.ok || process.getuid?.() !== 0) return first
+  const up = spawnSync(path.join(repositoryRoot, ".ci", "slurm-up.sh"), [], { encoding: "utf8", timeout: 180_000 })
+  if (up.status !== 0) return { ok: false, why: `${first.why}; .ci/slurm-up.sh: ${(up.stdout + up.stderr).trim().split("\n").at(-1)}` }
+  return probeSlurm()
+}
+
+/** Why a Slurm test cannot run, and how to make it run. */
+export const noSlurm = (why: string) =>
+  new Error(`Slurm does not answer here: ${why}. These tests need a single-node Slurm: install Debian's slurm-wlm and munge, then \`sudo .ci/slurm-up.sh\` (.ci/run does both).`)
+
 
 export interface Ran {
   readonly status: number | null
