@@ -1,8 +1,8 @@
 /**
  * programs/annotate.ts as a sharded job (--tasks, --executor): against the fake chat server, the merged outputs
  * are the bytes one process writes, a rerun asks nothing, and a rank that the endpoint fails fails by name and is
- * the only one redone. The Slurm test follows test/data/slurm.test.ts: without Slurm it skips, saying so; in CI
- * (CI set) it fails instead, so a broken cluster cannot pass unnoticed.
+ * the only one redone. The Slurm test follows test/data/slurm.test.ts: without Slurm it fails,
+ * saying how to start one, so a broken cluster cannot pass unnoticed.
  */
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"

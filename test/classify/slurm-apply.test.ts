@@ -1,7 +1,7 @@
 /**
  * `programs/classifier.ts apply` and `threshold` through a real Slurm (a single-node cluster: .ci/slurm-up.sh),
  * compared document by document with the local executor. As in test/data/slurm.test.ts: without Slurm these
- * tests skip, saying so; in CI (CI set) they fail instead, so a broken cluster cannot pass unnoticed.
+ * tests fail, saying how to start one, so a broken cluster cannot pass unnoticed.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"

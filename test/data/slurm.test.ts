@@ -1,6 +1,6 @@
 /**
  * The Slurm executor against a real Slurm (a single-node cluster: .ci/slurm-up.sh). Without Slurm these tests
- * skip, saying so; in CI (CI set) they fail instead, so a broken cluster cannot pass unnoticed.
+ * fail, saying how to start one (test/support/slurm.ts starts it when it can), so a broken cluster cannot pass unnoticed.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { noSlurm, slurmForTests, runProgram } from "../support/slurm.ts"
 import { runSlurm } from "../../src/data/executor/slurm.ts"
+import { prose } from "../support/prose.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const filterProgram = path.join(root, "programs", "filter.ts")
@@ -20,19 +21,7 @@ const needSlurm = () => {
   if (!slurm.ok) throw noSlurm(slurm.why)
 }
 
-const words = ("the of and to in is that for it with as was on be by this are from at or an have which one all were " +
-  "their there been has more when will would who them some these than its into only other such could time after " +
-  "river mountain history science student teacher garden kitchen market village winter summer music library " +
-  "question answer method result energy water light plant animal forest ocean city road bridge engine window").split(" ")
-/** Prose the FineWeb filters keep, different for each seed. */
-const page = (seed: number) => {
-  let s = seed * 7919 + 13
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648
-  return Array.from({ length: 8 }, () => {
-    const sentence = Array.from({ length: 12 + Math.floor(next() * 8) }, () => words[Math.floor(next() * words.length)]!).join(" ")
-    return sentence.charAt(0).toUpperCase() + sentence.slice(1) + "."
-  }).join("\n")
-}
+const page = (seed: number) => prose(seed, { sentences: 8 })
 
 /** Two input files with pages kept, pages dropped by the filters, and near duplicates across files for MinHash. */
 const writeInputs = (dir: string) => {

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { saveTrainedClassifier, trainClassifier } from "../../src/classify/train-classifier.ts"
 import { readRunReport } from "../../src/run/report/schema.ts"
+import { prose } from "../support/prose.ts"
 
 const temps: Array<string> = []
 const temp = () => {
@@ -34,20 +35,6 @@ const readJsonlTree = (dir: string): Array<Line> =>
     .flatMap((e) => readFileSync(join(e.parentPath, e.name), "utf8").split("\n").filter((l) => l !== ""))
     .map((l) => JSON.parse(l) as Line)
 
-const words = ("the of and to in is that for it with as was on be by this are from at or an have which one all were " +
-  "their there been has more when will would who them some these than its into only other such could time after " +
-  "river mountain history science student teacher garden kitchen market village winter summer music library " +
-  "question answer method result energy water light plant animal forest ocean city road bridge engine window").split(" ")
-
-/** Varied prose that FineWeb's filters keep: many distinct words, stop words, full sentences ending in a period. */
-const prose = (seed: number) => {
-  let s = seed * 7919 + 13
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648
-  return Array.from({ length: 10 }, () => {
-    const sentence = Array.from({ length: 12 + Math.floor(next() * 8) }, () => words[Math.floor(next() * words.length)]!).join(" ")
-    return sentence.charAt(0).toUpperCase() + sentence.slice(1) + "."
-  }).join("\n")
-}
 
 /**
  * The training examples' settings: a world of a few dozen documents, one step of 1,024 tokens per stage, one example

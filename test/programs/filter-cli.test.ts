@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
+import { prose, PROSE_WORDS } from "../support/prose.ts"
 
 const readJsonlDir = (dir: string): Array<{ id: string; metadata?: Record<string, unknown> }> =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -11,21 +12,9 @@ const readJsonlDir = (dir: string): Array<{ id: string; metadata?: Record<string
     .flatMap((e) => readFileSync(join(e.parentPath, e.name), "utf8").trim().split("\n").filter((l) => l !== ""))
     .map((l) => JSON.parse(l) as { id: string; metadata?: Record<string, unknown> })
 
-const words = ("the of and to in is that for it with as was on be by this are from at or an have which one all were " +
-  "their there been has more when will would who them some these than its into only other such could time after " +
-  "river mountain history science student teacher garden kitchen market village winter summer music library " +
-  "question answer method result energy water light plant animal forest ocean city road bridge engine window " +
-  "careful quiet bright early simple common strong gentle famous ancient modern local useful").split(" ")
-
-/** Varied prose that FineWeb's filters keep: many distinct words, stop words, full sentences ending in a period. */
-const goodPage = (seed: number) => {
-  let s = seed * 7919 + 13
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648
-  return Array.from({ length: 10 }, () => {
-    const sentence = Array.from({ length: 12 + Math.floor(next() * 8) }, () => words[Math.floor(next() * words.length)]!).join(" ")
-    return sentence.charAt(0).toUpperCase() + sentence.slice(1) + "."
-  }).join("\n")
-}
+// A longer word list than the shared one: these pages were made with it.
+const words = [...PROSE_WORDS, ..."careful quiet bright early simple common strong gentle famous ancient modern local useful".split(" ")]
+const goodPage = (seed: number) => prose(seed, { words })
 
 /** Runs the program; its exit status, stdout and stderr. */
 const filter = (args: ReadonlyArray<string>) => {

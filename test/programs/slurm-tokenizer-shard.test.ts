@@ -1,7 +1,7 @@
 /**
  * `programs/tokenizer.ts shard --executor slurm` through a real Slurm (a single-node cluster: .ci/slurm-up.sh),
- * compared byte for byte with the local executor. As in test/data/slurm.test.ts: without Slurm this test skips,
- * saying so; in CI (CI set) it fails instead, so a broken cluster cannot pass unnoticed.
+ * compared byte for byte with the local executor. As in test/data/slurm.test.ts: without Slurm this test fails,
+ * saying how to start one, so a broken cluster cannot pass unnoticed.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"

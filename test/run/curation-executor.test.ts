@@ -1,8 +1,8 @@
 /**
  * The full run's curation through the executor (the config's `curation` section): local worker processes and a
  * real Slurm end with the documents and funnel of the in-process run, and a curation stopped midway resumes
- * without redoing finished ranks. As in test/data/slurm.test.ts: without Slurm the Slurm test skips, saying so; in
- * CI (CI set) it fails instead, so a broken cluster cannot pass unnoticed.
+ * without redoing finished ranks. As in test/data/slurm.test.ts: without Slurm the Slurm test fails,
+ * saying how to start one, so a broken cluster cannot pass unnoticed.
  */
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
